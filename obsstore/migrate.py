@@ -1,0 +1,154 @@
+"""The one programmatic entry to the Alembic migrations. ``storage.init()``, the ``obsstore
+migrate`` command, ``alembic upgrade head`` (through ``alembic/env.py``) and the tests all
+come through here."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from alembic import command
+from obsstore import alembic_duckdb  # noqa: F401  (registers the DuckDB Alembic implementation)
+from obsstore.errors import ConfigurationError, SchemaError
+from obsstore.schema import VERSION_TABLE, metadata
+
+log = logging.getLogger("obsstore.migrate")
+
+
+def script_location() -> Path:
+    """The migration scripts: inside the installed package, or at a checkout's root."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "_alembic", package.parent / "alembic"):
+        if (candidate / "env.py").is_file() and (candidate / "versions").is_dir():
+            return candidate
+    raise SchemaError(f"obsstore's migration scripts are missing (looked in {package})")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    head = _scripts().get_current_head()
+    if head is None:
+        raise SchemaError("obsstore ships no migrations")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def is_known_revision(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except Exception:
+        return False
+
+
+def ensure_schema(connection: Connection, *, upgrade: bool) -> None:
+    """Bring the schema to head, or explain why not. The caller holds the write transaction
+    (and the migration lock), so concurrent callers see each other's finished work."""
+    current = current_revision(connection)
+    head = head_revision()
+    if current == head:
+        return
+    if current is not None and not is_known_revision(current):
+        raise SchemaError(
+            f"the database is at obsstore schema revision {current!r}, which this version of "
+            f"obsstore does not know (head is {head!r}); it was migrated by a newer release. "
+            "Upgrade obsstore, or point it at another database."
+        )
+    if not upgrade:
+        raise SchemaError(
+            f"the obsstore schema is at revision {current!r}, not {head!r}, and "
+            "OBSERVABILITY_METRICS_AUTO_MIGRATE is false: run `alembic upgrade head` "
+            "(or `obsstore migrate`) before starting the application"
+        )
+    log.info("migrating obsstore schema from %s to %s", current, head)
+    run(connection, "upgrade", "head")
+
+
+def run(connection: Connection, direction: str, revision: str) -> None:
+    """Upgrade or downgrade on ``connection`` inside the caller's transaction."""
+    config = alembic_config(connection)
+    if direction == "upgrade":
+        command.upgrade(config, revision)
+    elif direction == "downgrade":
+        command.downgrade(config, revision)
+    else:
+        raise ValueError(f"unknown direction {direction!r}")
+
+
+def run_environment(context: EnvironmentContext) -> None:
+    """The body of ``alembic/env.py``: use the caller's connection when there is one,
+    otherwise open the database named by ``-x url=...`` or the obsstore settings."""
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run_on(context, connection)
+        return
+    from obsstore.config import resolve_target
+    from obsstore.storage import backend_class_for
+
+    url_override = context.get_x_argument(as_dictionary=True).get("url")
+    with _no_config_error():
+        target = resolve_target(url_override)
+    if target.url is None:
+        raise SystemExit(
+            "obsstore: the memory backend has no schema to migrate. Set "
+            "OBSERVABILITY_METRICS_STORAGE to sqlite, duckdb or postgresql (and "
+            "OBSERVABILITY_METRICS_DATABASE_URL), or pass -x url=..."
+        )
+    if context.is_offline_mode():
+        context.configure(url=target.url, literal_binds=True, **_context_options())
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    backend = backend_class_for(target.kind)
+    engine, on_dispose = backend.build_engine(target.url)
+    try:
+        with engine.connect().execution_options(obsstore_write=True) as conn, conn.begin():
+            backend.lock_for_migration(conn)
+            _run_on(context, conn)
+    finally:
+        engine.dispose()
+        if on_dispose is not None:
+            on_dispose()
+
+
+def _context_options() -> dict[str, Any]:
+    return {"target_metadata": metadata, "version_table": VERSION_TABLE}
+
+
+def _run_on(context: EnvironmentContext, connection: Connection) -> None:
+    context.configure(connection=connection, **_context_options())
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+@contextmanager
+def _no_config_error() -> Iterator[None]:
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise SystemExit(f"obsstore: {exc}") from None

@@ -1,0 +1,131 @@
+"""Field types shared by records and queries: strict text, UTC timestamps, finite numbers.
+
+Every rule here is the same for every backend, so a bad value is rejected before any backend
+sees it."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+UTC = timezone.utc
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+MAX_NAME_LENGTH = 255
+MAX_KEY_LENGTH = 128
+MAX_LABEL_VALUE_LENGTH = 4096
+MAX_ID_LENGTH = 128
+MAX_LABELS = 64
+
+# C0 and C1 control characters (NUL included) and lone surrogates, which no database stores.
+_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def reject_control_chars(value: str) -> str:
+    if _FORBIDDEN_CHARS.search(value) is not None:
+        raise ValueError("must not contain control characters (NUL included) or lone surrogates")
+    return value
+
+
+def _label_value_to_text(value: Any) -> Any:
+    # int and bool become text the way JSON spells them; anything else but str is an error.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"label values must be str, int or bool, not {type(value).__name__}")
+
+
+def _finite_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be a number, not {type(value).__name__}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError("must be finite (no NaN or infinity)")
+    # -0.0 becomes 0.0 so that ordering and equality agree on every backend.
+    return result + 0.0
+
+
+def _reject_numeric_timestamp(value: Any) -> Any:
+    if isinstance(value, (int, float)):
+        raise ValueError("must be a datetime or an ISO 8601 string, not a number")
+    return value
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive datetimes are UTC; aware ones are converted to UTC. Years 1970..9999 only."""
+    if value.tzinfo is None:
+        result = value.replace(tzinfo=UTC)
+    else:
+        try:
+            result = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("must lie in the years 1970..9999 (UTC)") from None
+    if result.year < 1970:
+        raise ValueError("must lie in the years 1970..9999 (UTC)")
+    return result
+
+
+def to_epoch_us(value: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware datetime, exactly."""
+    return (value - EPOCH) // ONE_MICROSECOND
+
+
+def from_epoch_us(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A time-ordered UUIDv7 string: new rows land at the end of B-tree indexes."""
+    unix_ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
+    AfterValidator(reject_control_chars),
+]
+MetricName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(reject_control_chars),
+]
+LabelKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH),
+    AfterValidator(reject_control_chars),
+]
+LabelValue = Annotated[
+    str,
+    BeforeValidator(_label_value_to_text),
+    StringConstraints(max_length=MAX_LABEL_VALUE_LENGTH),
+    AfterValidator(reject_control_chars),
+]
+ResourceText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_NAME_LENGTH),
+    AfterValidator(reject_control_chars),
+]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
+FiniteFloat = Annotated[float, BeforeValidator(_finite_float)]
+UtcDatetime = Annotated[
+    datetime, BeforeValidator(_reject_numeric_timestamp), AfterValidator(to_utc)
+]

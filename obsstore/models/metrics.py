@@ -1,0 +1,76 @@
+"""The metric point as callers write it and read it back."""
+
+from __future__ import annotations
+
+from enum import Enum
+from itertools import pairwise
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from obsstore.models._fields import (
+    FiniteFloat,
+    Identifier,
+    Labels,
+    MetricName,
+    ResourceText,
+    UtcDatetime,
+    new_id,
+    utc_now,
+)
+
+MAX_BUCKET_COUNT = 2**63 - 1
+
+
+class MetricType(str, Enum):
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+BucketCount = Annotated[StrictInt, Field(ge=0, le=MAX_BUCKET_COUNT)]
+
+
+class MetricRecord(BaseModel):
+    """One metric point. Frozen: a record that exists has passed validation, so backends write
+    records without checking them again. For a histogram, ``value`` is the sum of observations
+    and the optional buckets hold their distribution (``len(counts) == len(boundaries) + 1``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Identifier = Field(default_factory=new_id)
+    timestamp: UtcDatetime = Field(default_factory=utc_now)
+    name: MetricName
+    type: MetricType = MetricType.GAUGE
+    value: FiniteFloat
+    labels: Labels = Field(default_factory=dict)
+    organization_id: ResourceText | None = None
+    environment: ResourceText | None = None
+    service_name: ResourceText | None = None
+    trace_id: ResourceText | None = None
+    span_id: ResourceText | None = None
+    bucket_boundaries: list[FiniteFloat] | None = None
+    bucket_counts: list[BucketCount] | None = None
+
+    @model_validator(mode="after")
+    def _check_buckets(self) -> MetricRecord:
+        bounds, counts = self.bucket_boundaries, self.bucket_counts
+        if bounds is None and counts is None:
+            return self
+        if self.type is not MetricType.HISTOGRAM:
+            raise ValueError("bucket_boundaries and bucket_counts are only allowed on histograms")
+        if bounds is None or counts is None:
+            raise ValueError(
+                "a histogram needs both bucket_boundaries and bucket_counts, or neither"
+            )
+        if len(counts) != len(bounds) + 1:
+            raise ValueError(
+                f"bucket_counts must have len(bucket_boundaries) + 1 = {len(bounds) + 1} entries, "
+                f"got {len(counts)}"
+            )
+        if any(not a < b for a, b in pairwise(bounds)):
+            raise ValueError("bucket_boundaries must be strictly increasing")
+        return self

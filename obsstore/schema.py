@@ -1,0 +1,48 @@
+"""Every obsstore table, dialect-neutral. Tables, columns and indexes come into being only
+through the Alembic migrations in ``alembic/versions``; this module is what they must equal."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from obsstore.sqltypes import UTCTimestamp, json_document, varchar
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# obsstore's own version table, so it can share a database with an application's Alembic.
+VERSION_TABLE = "obsstore_alembic_version"
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+metrics = sa.Table(
+    "obsstore_metrics",
+    metadata,
+    sa.Column("id", varchar(128), primary_key=True),
+    sa.Column("timestamp", UTCTimestamp(), nullable=False),
+    sa.Column("name", varchar(255), nullable=False),
+    sa.Column("type", varchar(16), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("labels", json_document(), nullable=False),
+    sa.Column("organization_id", varchar(255)),
+    sa.Column("environment", varchar(255)),
+    sa.Column("service_name", varchar(255)),
+    sa.Column("trace_id", varchar(255)),
+    sa.Column("span_id", varchar(255)),
+    sa.Column("bucket_boundaries", json_document()),
+    sa.Column("bucket_counts", json_document()),
+)
+sa.Index(None, metrics.c.name, metrics.c.timestamp)
+sa.Index(None, metrics.c.timestamp)
+# Label filters become JSONB containment (labels @> '{"route": "/x"}'), which this index serves.
+sa.Index(
+    None,
+    metrics.c.labels,
+    postgresql_using="gin",
+    postgresql_ops={"labels": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")

@@ -1,0 +1,288 @@
+"""SQL expressions that each dialect spells differently, one construct each, with the handlers
+side by side. Query code builds dialect-neutral Core from these; a dialect without a handler
+fails at compile time instead of producing wrong SQL.
+
+The constructs opt out of SQLAlchemy's statement cache (``inherit_cache = False``) because their
+handlers derive bound values (JSON paths, microsecond counts) while compiling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from obsstore.sqltypes import UTCTimestamp, dump_json
+
+_ONE_US = timedelta(microseconds=1)
+
+
+def _bind(value: Any, type_: sa.types.TypeEngine[Any] | None = None) -> Any:
+    return sa.bindparam(None, value, type_=type_, unique=True)
+
+
+class _Construct(ColumnElement[Any]):
+    """Base of the column constructs below: they read from the tables their operands read from."""
+
+    inherit_cache = False
+    _operands: tuple[str, ...] = ()
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return [f for name in self._operands for f in getattr(self, name)._from_objects]
+
+    def get_children(self, **kw: Any) -> list[Any]:
+        return [getattr(self, name) for name in self._operands]
+
+
+def _unsupported(element: ColumnElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    raise sa.exc.CompileError(
+        f"{type(element).__name__} has no handler for dialect {compiler.dialect.name!r}"
+    )
+
+
+# --- time_bucket(ts, interval): start of the interval-wide bucket, aligned to the epoch -------
+
+
+class time_bucket(_Construct):
+    inherit_cache = False
+    _operands = ("timestamp",)
+    type = UTCTimestamp()
+
+    def __init__(self, timestamp: ColumnElement[Any], interval: timedelta) -> None:
+        self.timestamp = timestamp
+        self.interval_us = interval // _ONE_US
+
+
+compiles(time_bucket)(_unsupported)
+
+
+@compiles(time_bucket, "postgresql")
+def _time_bucket_pg(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    interval = compiler.process(_bind(timedelta(microseconds=element.interval_us), sa.Interval()))
+    ts = compiler.process(element.timestamp, **kw)
+    return f"date_bin({interval}, {ts}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
+
+
+@compiles(time_bucket, "duckdb")
+def _time_bucket_duckdb(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    micros = compiler.process(_bind(element.interval_us, sa.BigInteger()))
+    ts = compiler.process(element.timestamp, **kw)
+    return f"time_bucket(to_microseconds({micros}), {ts}, TIMESTAMP '1970-01-01 00:00:00')"
+
+
+@compiles(time_bucket, "sqlite")
+def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    # Timestamps are integer microseconds on SQLite (see sqltypes), never negative.
+    micros = compiler.process(_bind(element.interval_us, sa.BigInteger()))
+    ts = compiler.process(element.timestamp, **kw)
+    return f"({ts} - ({ts} % {micros}))"
+
+
+# --- label_value(labels, key): the text value of one label, NULL when absent ------------------
+
+
+class label_value(_Construct):
+    inherit_cache = False
+    _operands = ("labels",)
+    type = sa.String()
+
+    def __init__(self, labels: ColumnElement[Any], key: str) -> None:
+        self.labels = labels
+        self.label_key = key
+
+
+compiles(label_value)(_unsupported)
+
+
+@compiles(label_value, "postgresql")
+def _label_value_pg(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
+    # ->> with a text operand is a literal key lookup, whatever the key contains.
+    key = compiler.process(_bind(element.label_key, sa.Text()))
+    return f"({compiler.process(element.labels, **kw)} ->> {key})"
+
+
+@compiles(label_value, "duckdb")
+def _label_value_duckdb(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
+    # A JSON pointer names any key exactly once ~ and / are escaped (RFC 6901).
+    pointer = "/" + element.label_key.replace("~", "~0").replace("/", "~1")
+    return (
+        f"json_extract_string({compiler.process(element.labels, **kw)}, "
+        f"{compiler.process(_bind(pointer, sa.Text()))})"
+    )
+
+
+@compiles(label_value, "sqlite")
+def _label_value_sqlite(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
+    labels = compiler.process(element.labels, **kw)
+    if '"' in element.label_key or "\\" in element.label_key:
+        # SQLite's quoted path labels cannot escape these; look the key up among the entries.
+        # Both fragments are compiled SQL; the key is a bound parameter.
+        key = compiler.process(_bind(element.label_key, sa.Text()))
+        return f"(SELECT value FROM json_each({labels}) WHERE key = {key})"  # noqa: S608
+    path = compiler.process(_bind(f'$."{element.label_key}"', sa.Text()))
+    return f"json_extract({labels}, {path})"
+
+
+# --- labels_match(labels, pairs): every pair present with exactly that value -------------------
+
+
+class labels_match(_Construct):
+    inherit_cache = False
+    _operands = ("labels",)
+    type = sa.Boolean()
+
+    def __init__(self, labels: ColumnElement[Any], pairs: dict[str, str]) -> None:
+        self.labels = labels
+        self.pairs = pairs
+
+
+@compiles(labels_match)
+def _labels_match_default(element: labels_match, compiler: SQLCompiler, **kw: Any) -> str:
+    clauses = [label_value(element.labels, k) == v for k, v in element.pairs.items()]
+    # Parenthesised: dialects without a boolean type append "= 1" to a boolean in WHERE.
+    return f"({compiler.process(sa.and_(sa.true(), *clauses), **kw)})"
+
+
+@compiles(labels_match, "postgresql")
+def _labels_match_pg(element: labels_match, compiler: SQLCompiler, **kw: Any) -> str:
+    # Containment is what the GIN (jsonb_path_ops) index on labels answers.
+    doc = compiler.process(_bind(dump_json(element.pairs), sa.Text()))
+    return f"({compiler.process(element.labels, **kw)} @> CAST({doc} AS JSONB))"
+
+
+# --- code_point(text): compare and sort computed text by code point ----------------------------
+
+
+class code_point(_Construct):
+    inherit_cache = False
+    _operands = ("operand",)
+    type = sa.String()
+
+    def __init__(self, operand: ColumnElement[Any]) -> None:
+        self.operand = operand
+
+
+@compiles(code_point)
+def _code_point_default(element: code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite and DuckDB compare UTF-8 bytes, which is code-point order.
+    return compiler.process(element.operand, **kw)
+
+
+@compiles(code_point, "postgresql")
+def _code_point_pg(element: code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.operand, **kw)} COLLATE "C")'
+
+
+# --- percentile_cont(value, fraction): linear interpolation between closest ranks -------------
+
+
+class percentile_cont(_Construct):
+    inherit_cache = False
+    _operands = ("value",)
+    type = sa.Double()
+
+    def __init__(self, value: ColumnElement[Any], fraction: float) -> None:
+        self.value = value
+        self.fraction = float(fraction)
+
+
+compiles(percentile_cont)(_unsupported)
+
+
+@compiles(percentile_cont, "postgresql")
+def _percentile_pg(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
+    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    value = compiler.process(element.value, **kw)
+    return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {value})"
+
+
+@compiles(percentile_cont, "duckdb")
+def _percentile_duckdb(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
+    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    return f"quantile_cont({compiler.process(element.value, **kw)}, {fraction})"
+
+
+@compiles(percentile_cont, "sqlite")
+def _percentile_sqlite(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
+    # A Python aggregate the SQLite backend registers on every connection.
+    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    return f"obsstore_percentile_cont({compiler.process(element.value, **kw)}, {fraction})"
+
+
+# --- last_value(value, ts, id): value of the latest point, ties to the greatest id ------------
+
+
+class last_value(_Construct):
+    inherit_cache = False
+    _operands = ("value", "timestamp", "id")
+    type = sa.Double()
+
+    def __init__(
+        self, value: ColumnElement[Any], timestamp: ColumnElement[Any], id_: ColumnElement[Any]
+    ) -> None:
+        self.value, self.timestamp, self.id = value, timestamp, id_
+
+
+compiles(last_value)(_unsupported)
+
+
+def _last_parts(element: last_value, compiler: SQLCompiler, kw: Any) -> tuple[str, str, str]:
+    return (
+        compiler.process(element.value, **kw),
+        compiler.process(element.timestamp, **kw),
+        compiler.process(element.id, **kw),
+    )
+
+
+@compiles(last_value, "postgresql")
+def _last_pg(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
+    value, ts, id_ = _last_parts(element, compiler, kw)
+    return f"(array_agg({value} ORDER BY {ts} DESC, {id_} DESC))[1]"
+
+
+@compiles(last_value, "duckdb")
+def _last_duckdb(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
+    value, ts, id_ = _last_parts(element, compiler, kw)
+    return f"first({value} ORDER BY {ts} DESC, {id_} DESC)"
+
+
+@compiles(last_value, "sqlite")
+def _last_sqlite(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
+    value, ts, id_ = _last_parts(element, compiler, kw)
+    return f"obsstore_last({value}, {ts}, {id_})"
+
+
+# --- label_entries(labels): table-valued (key, value) rows of a labels object -----------------
+
+
+class label_entries(FunctionElement[Any]):
+    """Use as ``label_entries(t.c.labels).table_valued("key")`` in a FROM list."""
+
+    name = "json_each"
+    inherit_cache = True
+
+
+@compiles(label_entries)
+def _label_entries_default(element: label_entries, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(label_entries, "postgresql")
+def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"jsonb_each({compiler.process(element.clauses, **kw)})"
+
+
+__all__ = [
+    "code_point",
+    "label_entries",
+    "label_value",
+    "labels_match",
+    "last_value",
+    "percentile_cont",
+    "time_bucket",
+]

@@ -1,0 +1,85 @@
+"""Column types whose storage differs by dialect. Query code sees aware UTC datetimes and plain
+JSON values; how each database holds them is decided here and only here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
+
+
+def dump_json(value: Any) -> str:
+    # ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware_from_naive(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
+
+
+def _aware_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+# How each dialect stores a UTC instant: (column type, to database, from database).
+# SQLite has no timestamp type: integer microseconds since the epoch keep offsets and
+# microseconds exact and sort and bucket as plain integers. DuckDB's TIMESTAMP holds UTC
+# wall time (TIMESTAMPTZ would need pytz and follow the session time zone).
+_TIMESTAMP_STORAGE: dict[
+    str, tuple[sa.types.TypeEngine[Any], Callable[[datetime], Any], Callable[[Any], datetime]]
+] = {
+    "sqlite": (sa.BigInteger(), to_epoch_us, from_epoch_us),
+    "duckdb": (sa.DateTime(timezone=False), _naive_utc, _aware_from_naive),
+    "postgresql": (postgresql.TIMESTAMP(timezone=True), _identity, _aware_utc),
+}
+
+
+class UTCTimestamp(sa.TypeDecorator[datetime]):
+    """An aware UTC instant with microsecond precision on every dialect."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        return dialect.type_descriptor(_TIMESTAMP_STORAGE[dialect.name][0])
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        return None if value is None else _TIMESTAMP_STORAGE[dialect.name][1](value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else _TIMESTAMP_STORAGE[dialect.name][2](value)
+
+
+def to_database_timestamp(dialect_name: str) -> Callable[[datetime], Any]:
+    """The conversion ``UTCTimestamp`` applies on the way in, for bulk paths that bypass it."""
+    return _TIMESTAMP_STORAGE[dialect_name][1]
+
+
+def from_database_timestamp(dialect_name: str) -> Callable[[Any], datetime]:
+    return _TIMESTAMP_STORAGE[dialect_name][2]
+
+
+def json_document() -> sa.types.TypeEngine[Any]:
+    """JSON on SQLite and DuckDB, JSONB on PostgreSQL (GIN-indexable, ``@>`` containment)."""
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def varchar(length: int) -> sa.types.TypeEngine[str]:
+    """Text compared and sorted in code-point order on every dialect. SQLite and DuckDB compare
+    bytes already; PostgreSQL columns get the "C" collation whatever the database default."""
+    return sa.String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")

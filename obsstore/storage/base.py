@@ -1,0 +1,269 @@
+"""The storage contract every backend implements, and the argument handling they share.
+
+Public methods validate and normalise their arguments here, once, then call a backend's
+``_``-prefixed implementation with clean values. A backend never sees a raw dict or ``None``
+where a model is expected."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from obsstore.errors import InvalidArgumentError
+from obsstore.models import (
+    AggregatePoint,
+    Aggregation,
+    MetricFilters,
+    MetricRecord,
+    MetricsPage,
+    OrderBy,
+    Pagination,
+)
+from obsstore.models._fields import reject_control_chars
+
+MetricsStrategy = Literal["realtime", "batch"]
+MAX_DISCOVERY_LIMIT = 100_000
+
+_records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class StrategyInfo:
+    """How a backend prefers to receive writes, and which ways it supports."""
+
+    preferred: str
+    supported: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, as data: callers and tests ask these, never the backend's name."""
+
+    metrics_strategy: StrategyInfo
+    # Data outlives the process (false for the memory backend and in-memory databases).
+    durable: bool
+    # Several processes can use the same database at once (false for DuckDB files).
+    multi_process: bool
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
+    """Validate a whole batch before anything is written. ``MetricRecord`` instances are frozen
+    and already valid, so they pass through untouched; dicts are validated (errors carry the
+    item's index and field)."""
+    items = records if isinstance(records, list) else list(records)
+    return _records_adapter.validate_python(items)
+
+
+def unique_by_id(records: Sequence[MetricRecord]) -> list[MetricRecord]:
+    """The batch without later repeats of an id: the first write wins inside a batch too."""
+    seen: set[str] = set()
+    unique = [r for r in records if not (r.id in seen or seen.add(r.id))]  # type: ignore[func-returns-value]
+    return unique if len(unique) != len(records) else list(records)
+
+
+def _as_model(value: _Model | Mapping[str, Any] | None, model: type[_Model]) -> _Model:
+    if value is None:
+        return model()
+    if isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
+def _check_prefix(prefix: str | None) -> str | None:
+    if prefix is None:
+        return None
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"prefix must be a string, not {type(prefix).__name__}")
+    try:
+        return reject_control_chars(prefix)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"prefix {exc}") from None
+
+
+def _check_limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidArgumentError(f"limit must be an int, not {type(limit).__name__}")
+    if not 1 <= limit <= MAX_DISCOVERY_LIMIT:
+        raise InvalidArgumentError(f"limit must be between 1 and {MAX_DISCOVERY_LIMIT}")
+    return limit
+
+
+def _check_text_argument(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty string")
+    try:
+        return reject_control_chars(value)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{name} {exc}") from None
+
+
+class MetricsStorage(ABC):
+    """One storage for observability data. Use it as a context manager, or call ``close()``."""
+
+    kind: ClassVar[str]
+    capabilities: Capabilities
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> MetricsStorage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @abstractmethod
+    def init(self) -> None:
+        """Make the schema ready (migrating it where the version policy allows); idempotent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. The storage cannot be used afterwards."""
+
+    # --- writes --------------------------------------------------------------------------
+    def batch_record_metrics(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> int:
+        """Store a batch atomically; returns how many points were new. A point whose id is
+        already stored (or appears earlier in the batch) is skipped, so retries never duplicate."""
+        batch = unique_by_id(coerce_records(records))
+        if not batch:
+            return 0
+        return self._insert_metrics(batch)
+
+    def delete_metrics(self, filters: MetricFilters | Mapping[str, Any]) -> int:
+        """Delete the points matching ``filters`` (required, and not empty); returns how many."""
+        if filters is None:
+            raise InvalidArgumentError("delete_metrics needs filters")
+        parsed = _as_model(filters, MetricFilters)
+        if parsed.is_empty():
+            raise InvalidArgumentError(
+                "delete_metrics needs at least one filter; use dangerously_clear_all() to "
+                "delete everything"
+            )
+        return self._delete_metrics(parsed)
+
+    @abstractmethod
+    def dangerously_clear_all(self) -> None:
+        """Delete every stored point (and span). Irreversible."""
+
+    # --- reads ---------------------------------------------------------------------------
+    def list_metrics(
+        self,
+        filters: MetricFilters | Mapping[str, Any] | None = None,
+        pagination: Pagination | Mapping[str, Any] | None = None,
+        order_by: OrderBy | Mapping[str, Any] | None = None,
+    ) -> MetricsPage:
+        page = _as_model(pagination, Pagination)
+        data, total = self._list_metrics(
+            _as_model(filters, MetricFilters), page, _as_model(order_by, OrderBy)
+        )
+        return MetricsPage(
+            data=data,
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+            has_more=page.offset + len(data) < total,
+        )
+
+    def count_metrics(self, filters: MetricFilters | Mapping[str, Any] | None = None) -> int:
+        return self._count_metrics(_as_model(filters, MetricFilters))
+
+    def aggregate_metrics(
+        self,
+        aggregation: Aggregation | Mapping[str, Any],
+        filters: MetricFilters | Mapping[str, Any] | None = None,
+    ) -> list[AggregatePoint]:
+        """Aggregated values per metric name (and bucket and group), sorted by name, group and
+        bucket start, each in code-point order with missing group values first."""
+        if aggregation is None:
+            raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
+        points = self._aggregate_metrics(
+            _as_model(aggregation, Aggregation), _as_model(filters, MetricFilters)
+        )
+        points.sort(key=aggregate_sort_key)
+        return points
+
+    def list_metric_names(self, prefix: str | None = None, limit: int | None = None) -> list[str]:
+        return self._list_metric_names(_check_prefix(prefix), _check_limit(limit))
+
+    def list_label_keys(self, name: str | None = None) -> list[str]:
+        return self._list_label_keys(None if name is None else _check_text_argument("name", name))
+
+    def list_label_values(
+        self,
+        key: str,
+        name: str | None = None,
+        prefix: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        return self._list_label_values(
+            _check_text_argument("key", key),
+            None if name is None else _check_text_argument("name", name),
+            _check_prefix(prefix),
+            _check_limit(limit),
+        )
+
+    # --- backend implementations ---------------------------------------------------------
+    @abstractmethod
+    def _insert_metrics(self, records: list[MetricRecord]) -> int: ...
+
+    @abstractmethod
+    def _delete_metrics(self, filters: MetricFilters) -> int: ...
+
+    @abstractmethod
+    def _list_metrics(
+        self, filters: MetricFilters, pagination: Pagination, order_by: OrderBy
+    ) -> tuple[list[MetricRecord], int]: ...
+
+    @abstractmethod
+    def _count_metrics(self, filters: MetricFilters) -> int: ...
+
+    @abstractmethod
+    def _aggregate_metrics(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]: ...
+
+    @abstractmethod
+    def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]: ...
+
+    @abstractmethod
+    def _list_label_keys(self, name: str | None) -> list[str]: ...
+
+    @abstractmethod
+    def _list_label_values(
+        self, key: str, name: str | None, prefix: str | None, limit: int | None
+    ) -> list[str]: ...
+
+
+def aggregate_sort_key(point: AggregatePoint) -> tuple[Any, ...]:
+    group = tuple((value is not None, value or "") for value in point.group.values())
+    return (point.name, group, point.timestamp is not None, point.timestamp)
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string that starts with ``prefix``, in code-point
+    order (``None`` when there is none). ``prefix <= s < bound`` is an index-friendly,
+    case-sensitive prefix test with no LIKE wildcards to escape."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1])
+        if code == 0x10FFFF:
+            chars.pop()
+            continue
+        code += 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates never occur in stored text
+            code = 0xE000
+        chars[-1] = chr(code)
+        return "".join(chars)
+    return None

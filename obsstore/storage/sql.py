@@ -1,0 +1,372 @@
+"""Every SQL query obsstore runs, written once on SQLAlchemy Core.
+
+Backends subclass :class:`SQLStorage` and supply only engine setup, the bulk-write hook and a
+few small hooks (error classification, migration lock). Expressions that differ by dialect are
+the constructs in :mod:`obsstore.sqlfuncs`."""
+
+from __future__ import annotations
+
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from obsstore import migrate
+from obsstore.config import Settings, load_settings
+from obsstore.errors import ObsstoreError, SchemaError, StorageUnavailableError
+from obsstore.models import (
+    AggregatePoint,
+    Aggregation,
+    MetricFilters,
+    MetricRecord,
+    MetricType,
+    OrderBy,
+    Pagination,
+)
+from obsstore.models.queries import COLUMN_GROUP_KEYS
+from obsstore.schema import metrics
+from obsstore.sqlfuncs import (
+    code_point,
+    label_entries,
+    label_value,
+    labels_match,
+    last_value,
+    percentile_cont,
+    time_bucket,
+)
+from obsstore.storage import engines
+from obsstore.storage.base import MetricsStorage, prefix_upper_bound
+
+m = metrics.c
+_ORDER_COLUMNS = {"timestamp": m.timestamp, "name": m.name, "value": m.value}
+
+
+def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if filters.names is not None:
+        clauses.append(m.name.in_(filters.names))
+    if filters.types is not None:
+        clauses.append(m.type.in_([t.value for t in filters.types]))
+    if filters.start_time is not None:
+        clauses.append(m.timestamp >= filters.start_time)
+    if filters.end_time is not None:
+        clauses.append(m.timestamp <= filters.end_time)
+    if filters.labels:
+        clauses.append(labels_match(m.labels, filters.labels))
+    for column in ("organization_id", "environment", "service_name", "trace_id"):
+        value = getattr(filters, column)
+        if value is not None:
+            clauses.append(m[column] == value)
+    return clauses
+
+
+def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> list[Any]:
+    if not prefix:
+        return []
+    upper = prefix_upper_bound(prefix)
+    clauses = [expression >= prefix]
+    if upper is not None:
+        clauses.append(expression < upper)
+    return clauses
+
+
+def record_from_row(row: sa.Row[Any]) -> MetricRecord:
+    return MetricRecord.model_construct(
+        id=row.id,
+        timestamp=row.timestamp,
+        name=row.name,
+        type=MetricType(row.type),
+        value=row.value,
+        labels=row.labels,
+        organization_id=row.organization_id,
+        environment=row.environment,
+        service_name=row.service_name,
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        bucket_boundaries=row.bucket_boundaries,
+        bucket_counts=row.bucket_counts,
+    )
+
+
+class SQLStorage(MetricsStorage):
+    """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
+
+    # Embedded databases always migrate in init(); server databases follow
+    # OBSERVABILITY_METRICS_AUTO_MIGRATE.
+    always_auto_migrate: ClassVar[bool] = True
+
+    def __init__(self, url: URL, settings: Settings | None = None) -> None:
+        self.url = url
+        self._settings = settings if settings is not None else load_settings()
+        self._engine: Engine | None = engines.acquire(
+            self.engine_key(url), lambda: self.build_engine(url)
+        )
+        # Set by backends whose connections cannot run concurrently (one shared connection).
+        self._serialize: threading.RLock | None = None
+        self._write_lock = self.write_lock(url)
+
+    # --- hooks ---------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def build_engine(cls, url: URL) -> tuple[Engine, Any]:
+        """A configured engine for ``url`` and a callable run after it is disposed (or None)."""
+
+    @classmethod
+    def engine_key(cls, url: URL) -> str | None:
+        """Storages with the same key share one engine; ``None`` (in-memory) shares nothing."""
+        return url.render_as_string(hide_password=False)
+
+    @classmethod
+    def write_lock(cls, url: URL) -> Any:
+        """A lock writers in this process take before writing (none by default)."""
+        return nullcontext()
+
+    @classmethod
+    def lock_for_migration(cls, connection: Connection) -> None:
+        """Serialise concurrent migrations (the write transaction already does on SQLite)."""
+
+    @classmethod
+    @abstractmethod
+    def is_unavailable(cls, error: BaseException) -> bool:
+        """Whether a driver error means the database is unreachable, locked or restarting."""
+
+    @classmethod
+    def is_missing_schema(cls, error: BaseException) -> bool:
+        return False
+
+    @abstractmethod
+    def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
+        """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
+
+    # --- connections ---------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise ObsstoreError("this storage is closed")
+        return self._engine
+
+    @contextmanager
+    def _translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            where = self.url.render_as_string(hide_password=True)
+            cause: BaseException = exc.orig if exc.orig is not None else exc
+            if exc.connection_invalidated or self.is_unavailable(cause):
+                raise StorageUnavailableError(f"{self.kind} database {where}: {cause}") from exc
+            if self.is_missing_schema(cause):
+                raise SchemaError(
+                    f"{self.kind} database {where} has no obsstore schema; call storage.init() "
+                    "or run `alembic upgrade head`"
+                ) from exc
+            raise
+        except Exception as exc:
+            if self.is_unavailable(exc):
+                where = self.url.render_as_string(hide_password=True)
+                raise StorageUnavailableError(f"{self.kind} database {where}: {exc}") from exc
+            raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self._translate_errors(), self._serialize or nullcontext():
+            with self.engine.connect() as connection, connection.begin():
+                yield connection
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        with self._translate_errors(), self._serialize or nullcontext(), self._write_lock:
+            connection = self.engine.connect().execution_options(obsstore_write=True)
+            with connection, connection.begin():
+                yield connection
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def init(self) -> None:
+        auto = self.always_auto_migrate or self._settings.auto_migrate
+        with self._writing() as connection:
+            self.lock_for_migration(connection)
+            migrate.ensure_schema(connection, upgrade=auto)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            engines.release(self._engine)
+            self._engine = None
+
+    def dangerously_clear_all(self) -> None:
+        with self._writing() as connection:
+            connection.execute(sa.delete(metrics))
+
+    # --- writes --------------------------------------------------------------------------
+    def _insert_metrics(self, records: list[MetricRecord]) -> int:
+        with self._writing() as connection:
+            return self._write_metric_rows(connection, records)
+
+    def _delete_metrics(self, filters: MetricFilters) -> int:
+        clauses = metric_filter_clauses(filters)
+        with self._writing() as connection:
+            doomed = connection.execute(
+                sa.select(sa.func.count()).select_from(metrics).where(*clauses)
+            ).scalar_one()
+            if doomed:
+                connection.execute(sa.delete(metrics).where(*clauses))
+            return int(doomed)
+
+    # --- reads ---------------------------------------------------------------------------
+    def _list_metrics(
+        self, filters: MetricFilters, pagination: Pagination, order_by: OrderBy
+    ) -> tuple[list[MetricRecord], int]:
+        clauses = metric_filter_clauses(filters)
+        column = _ORDER_COLUMNS[order_by.field]
+        if order_by.direction == "desc":
+            ordering = [column.desc(), m.id.desc()]
+        else:
+            ordering = [column.asc(), m.id.asc()]
+        query = (
+            sa.select(metrics)
+            .where(*clauses)
+            .order_by(*ordering)
+            .limit(pagination.limit)
+            .offset(pagination.offset)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+            if len(rows) < pagination.limit and (rows or pagination.offset == 0):
+                total = pagination.offset + len(rows)  # this page holds the last row
+            else:
+                total = connection.execute(
+                    sa.select(sa.func.count()).select_from(metrics).where(*clauses)
+                ).scalar_one()
+        return [record_from_row(row) for row in rows], int(total)
+
+    def _count_metrics(self, filters: MetricFilters) -> int:
+        query = (
+            sa.select(sa.func.count()).select_from(metrics).where(*metric_filter_clauses(filters))
+        )
+        with self._reading() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def _aggregate_metrics(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        # Bucket and group expressions are computed in a subquery and grouped by name outside,
+        # because a repeated expression with bound parameters is not "the same" to the planner.
+        inner_columns: list[Any] = [m.name.label("name"), m.value, m.timestamp, m.id]
+        if aggregation.interval is not None:
+            inner_columns.append(time_bucket(m.timestamp, aggregation.interval).label("bucket"))
+        for index, key in enumerate(aggregation.group_by):
+            expression = m[key] if key in COLUMN_GROUP_KEYS else label_value(m.labels, key)
+            inner_columns.append(expression.label(f"g{index}"))
+        inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
+        keys: list[Any] = [inner.c.name]
+        if aggregation.interval is not None:
+            keys.append(inner.c.bucket)
+        keys.extend(inner.c[f"g{i}"] for i in range(len(aggregation.group_by)))
+        query = sa.select(
+            *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
+        ).group_by(*keys)
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        has_bucket = aggregation.interval is not None
+        points = []
+        for row in rows:
+            group_start = 2 if has_bucket else 1
+            points.append(
+                AggregatePoint.model_construct(
+                    name=row[0],
+                    timestamp=row[1] if has_bucket else None,
+                    group=dict(zip(aggregation.group_by, row[group_start:-2], strict=True)),
+                    value=float(row[-2]),
+                    count=int(row[-1]),
+                )
+            )
+        return points
+
+    def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:
+        query = (
+            sa.select(m.name)
+            .distinct()
+            .where(*prefix_clauses(m.name, prefix))
+            .order_by(m.name)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def _list_label_keys(self, name: str | None) -> list[str]:
+        entries = label_entries(m.labels).table_valued("key", name="entries")
+        key = code_point(entries.c.key).label("key")
+        query = (
+            sa.select(key)
+            .select_from(metrics)
+            .join(entries, sa.true())
+            .where(*([m.name == name] if name is not None else []))
+            .distinct()
+            .order_by(key)
+        )
+        with self._reading() as connection:
+            return list(connection.execute(query).scalars())
+
+    def _list_label_values(
+        self, key: str, name: str | None, prefix: str | None, limit: int | None
+    ) -> list[str]:
+        value = code_point(label_value(m.labels, key))
+        labelled = value.label("value")
+        query = (
+            sa.select(labelled)
+            .where(value.is_not(None), *prefix_clauses(value, prefix))
+            .where(*([m.name == name] if name is not None else []))
+            .distinct()
+            .order_by(labelled)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return list(connection.execute(query).scalars())
+
+
+def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
+    value = inner.c.value
+    kind = aggregation.type
+    if kind == "count":
+        return sa.func.count()
+    if kind == "last":
+        return last_value(value, inner.c.timestamp, inner.c.id)
+    if kind == "percentile":
+        assert aggregation.percentile is not None
+        return percentile_cont(value, aggregation.percentile)
+    simple: dict[str, Any] = {
+        "sum": sa.func.sum,
+        "avg": sa.func.avg,
+        "min": sa.func.min,
+        "max": sa.func.max,
+    }
+    return simple[kind](value)
+
+
+def metric_rows(
+    records: list[MetricRecord],
+    timestamp: Any,
+    json: Any,
+) -> list[tuple[Any, ...]]:
+    """Records as tuples in the table's column order, for bulk paths that bypass SQLAlchemy's
+    type processing. ``timestamp`` and ``json`` convert to what the driver takes."""
+    return [
+        (
+            r.id,
+            timestamp(r.timestamp),
+            r.name,
+            r.type.value,
+            r.value,
+            json(r.labels),
+            r.organization_id,
+            r.environment,
+            r.service_name,
+            r.trace_id,
+            r.span_id,
+            None if r.bucket_boundaries is None else json(r.bucket_boundaries),
+            None if r.bucket_counts is None else json(r.bucket_counts),
+        )
+        for r in records
+    ]

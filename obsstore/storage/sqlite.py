@@ -1,0 +1,126 @@
+"""SQLite: a file (WAL, busy timeout, writes that begin IMMEDIATE) or ``:memory:``."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from obsstore.config import Settings
+from obsstore.models import MetricRecord
+from obsstore.models._fields import to_epoch_us
+from obsstore.schema import metrics
+from obsstore.sqltypes import dump_json
+from obsstore.storage.aggregate_math import percentile_cont
+from obsstore.storage.base import Capabilities, StrategyInfo
+from obsstore.storage.sql import SQLStorage, metric_rows
+
+BUSY_TIMEOUT_SECONDS = 5.0
+_UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk i/o error")
+
+
+class _PercentileCont:
+    """percentile_cont as a SQLite aggregate: linear interpolation between closest ranks."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction = 0.0
+
+    def step(self, value: float, fraction: float) -> None:
+        self.values.append(value)
+        self.fraction = fraction
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        return percentile_cont(self.values, self.fraction)
+
+
+class _Last:
+    """The value of the row with the greatest (timestamp, id)."""
+
+    def __init__(self) -> None:
+        self.best: tuple[int, str, float] | None = None
+
+    def step(self, value: float, timestamp: int, id_: str) -> None:
+        if self.best is None or (timestamp, id_) > self.best[:2]:
+            self.best = (timestamp, id_, value)
+
+    def finalize(self) -> float | None:
+        return None if self.best is None else self.best[2]
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, *, memory: bool) -> None:
+    dbapi_connection.isolation_level = None  # obsstore emits BEGIN itself (see _on_begin)
+    if not memory:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA synchronous=FULL")
+    # typeshed's aggregate protocol is narrower than what sqlite3 accepts (floats, text).
+    dbapi_connection.create_aggregate("obsstore_percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
+    dbapi_connection.create_aggregate("obsstore_last", 3, _Last)  # type: ignore[arg-type]
+
+
+def _on_begin(connection: Connection) -> None:
+    # Writers take the write lock up front, so two writers queue on the busy timeout instead
+    # of deadlocking when both try to upgrade a read lock.
+    write = connection.get_execution_options().get("obsstore_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SQLiteStorage(SQLStorage):
+    kind = "sqlite"
+
+    def __init__(self, url: URL, settings: Settings | None = None) -> None:
+        super().__init__(url, settings)
+        memory = _is_memory(url)
+        if memory:
+            self._serialize = threading.RLock()  # one shared connection
+        self.capabilities = Capabilities(
+            metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
+            durable=not memory,
+            multi_process=not memory,
+        )
+
+    @classmethod
+    def engine_key(cls, url: URL) -> str | None:
+        return None if _is_memory(url) else super().engine_key(url)
+
+    @classmethod
+    def build_engine(cls, url: URL) -> tuple[Engine, Any]:
+        memory = _is_memory(url)
+        options: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+            json_serializer=dump_json,
+            **options,
+        )
+        sa.event.listen(engine, "connect", lambda c, _: _on_connect(c, memory=memory))
+        sa.event.listen(engine, "begin", _on_begin)
+        return engine, None
+
+    @classmethod
+    def is_unavailable(cls, error: BaseException) -> bool:
+        message = str(error).lower()
+        return isinstance(error, sqlite3.OperationalError) and any(
+            text in message for text in _UNAVAILABLE_MESSAGES
+        )
+
+    @classmethod
+    def is_missing_schema(cls, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+    def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
+        statement = sqlite_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
+        sql = str(statement.compile(dialect=connection.dialect))
+        rows = metric_rows(records, to_epoch_us, dump_json)
+        return connection.exec_driver_sql(sql, rows).rowcount

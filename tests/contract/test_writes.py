@@ -1,0 +1,140 @@
+"""Writing points: round trips, idempotent ids, atomic batches, timestamps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from obsstore import MetricRecord, MetricsStorage, MetricType, ValidationError
+from tests.contract.helpers import UTC, all_ids, point
+
+
+def test_every_field_round_trips(storage: MetricsStorage) -> None:
+    record = MetricRecord(
+        id="full-1",
+        timestamp=datetime(2024, 2, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        name="job.duration",
+        type=MetricType.HISTOGRAM,
+        value=12.5,
+        labels={"route": "/api/v1/items", "method": "GET", "ünïcode": "✓ 😀"},
+        organization_id="org-1",
+        environment="prod",
+        service_name="billing",
+        trace_id="trace-abc",
+        span_id="span-def",
+        bucket_boundaries=[0.005, 0.1, 2.5],
+        bucket_counts=[0, 3, 1, 2**63 - 1],
+    )
+    assert storage.batch_record_metrics([record]) == 1
+    (stored,) = storage.list_metrics().data
+    assert stored == record
+    assert stored.timestamp.tzinfo is not None and stored.timestamp.utcoffset() == timedelta(0)
+    assert stored.timestamp.microsecond == 999_999
+
+
+def test_optional_fields_round_trip_as_none(storage: MetricsStorage) -> None:
+    record = point("bare", value=-3.25)
+    storage.batch_record_metrics([record])
+    (stored,) = storage.list_metrics().data
+    assert stored == record
+    assert stored.labels == {} and stored.bucket_counts is None and stored.service_name is None
+
+
+def test_dicts_and_records_mix_in_one_batch(storage: MetricsStorage) -> None:
+    added = storage.batch_record_metrics(
+        [point("a"), {"id": "b", "name": "jobs.run", "value": 2, "type": "counter"}]
+    )
+    assert added == 2
+    stored = {r.id: r for r in storage.list_metrics().data}
+    assert stored["b"].type is MetricType.COUNTER and stored["b"].value == 2.0
+
+
+def test_generators_are_accepted(storage: MetricsStorage) -> None:
+    storage.batch_record_metrics(point(f"g{i}") for i in range(5))
+    assert storage.count_metrics() == 5
+
+
+def test_empty_batch_is_a_no_op(storage: MetricsStorage) -> None:
+    assert storage.batch_record_metrics([]) == 0
+    assert storage.count_metrics() == 0
+
+
+def test_retried_batch_never_duplicates(storage: MetricsStorage) -> None:
+    batch = [point(f"r{i}", value=i) for i in range(20)]
+    assert storage.batch_record_metrics(batch) == 20
+    assert storage.batch_record_metrics(batch) == 0
+    assert storage.batch_record_metrics([*batch[5:], point("r-new")]) == 1
+    assert storage.count_metrics() == 21
+
+
+def test_first_write_wins_across_batches(storage: MetricsStorage) -> None:
+    storage.batch_record_metrics([point("same", value=1.0, labels={"v": "first"})])
+    storage.batch_record_metrics([point("same", value=2.0, labels={"v": "second"})])
+    (stored,) = storage.list_metrics().data
+    assert stored.value == 1.0 and stored.labels == {"v": "first"}
+
+
+def test_first_write_wins_inside_a_batch(storage: MetricsStorage) -> None:
+    added = storage.batch_record_metrics(
+        [point("dup", value=1.0), point("other"), point("dup", value=2.0)]
+    )
+    assert added == 2
+    values = {r.id: r.value for r in storage.list_metrics().data}
+    assert values == {"dup": 1.0, "other": 1.0}
+
+
+def test_missing_id_and_timestamp_are_generated(storage: MetricsStorage) -> None:
+    before = datetime.now(UTC)
+    storage.batch_record_metrics([{"name": "x", "value": 1}, {"name": "x", "value": 2}])
+    after = datetime.now(UTC)
+    data = storage.list_metrics().data
+    assert len({r.id for r in data}) == 2
+    assert all(before - timedelta(seconds=1) <= r.timestamp <= after for r in data)
+
+
+def test_int_and_bool_label_values_are_stored_as_text(storage: MetricsStorage) -> None:
+    storage.batch_record_metrics([point("l", labels={"status": 200, "cached": True, "x": False})])
+    (stored,) = storage.list_metrics().data
+    assert stored.labels == {"status": "200", "cached": "true", "x": "false"}
+    assert all_ids(storage, labels={"status": 200}) == ["l"]
+
+
+def test_naive_timestamps_are_utc_and_offsets_are_converted(storage: MetricsStorage) -> None:
+    ist = timezone(timedelta(hours=5, minutes=30))
+    storage.batch_record_metrics(
+        [
+            point("naive", at=datetime(2024, 1, 1, 10, 0, 0, 123_456)),
+            point("ist", at=datetime(2024, 1, 1, 15, 30, 0, 123_457, tzinfo=ist)),
+        ]
+    )
+    stored = {r.id: r.timestamp for r in storage.list_metrics().data}
+    assert stored["naive"] == datetime(2024, 1, 1, 10, 0, 0, 123_456, tzinfo=UTC)
+    assert stored["ist"] == datetime(2024, 1, 1, 10, 0, 0, 123_457, tzinfo=UTC)
+    assert all(ts.utcoffset() == timedelta(0) for ts in stored.values())
+    # The offset decides where the point falls in a time range, on every backend.
+    start = datetime(2024, 1, 1, 10, 0, 0, 123_457, tzinfo=UTC)
+    assert all_ids(storage, start_time=start) == ["ist"]
+
+
+def test_extreme_timestamps_round_trip(storage: MetricsStorage) -> None:
+    low = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    high = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    storage.batch_record_metrics([point("low", at=low), point("high", at=high)])
+    stored = {r.id: r.timestamp for r in storage.list_metrics().data}
+    assert stored == {"low": low, "high": high}
+
+
+def test_a_bad_record_rejects_the_whole_batch(storage: MetricsStorage) -> None:
+    batch: list[object] = [point("ok-1"), {"name": "x", "value": float("nan")}, point("ok-2")]
+    with pytest.raises(ValidationError) as info:
+        storage.batch_record_metrics(batch)  # type: ignore[arg-type]
+    assert info.value.errors()[0]["loc"][:2] == (1, "value")
+    assert storage.count_metrics() == 0
+
+
+def test_float_values_round_trip_exactly(storage: MetricsStorage) -> None:
+    values = [0.1, 1e-300, 1.7976931348623157e308, -2.5e-10, 123456789.123456789, -0.0]
+    storage.batch_record_metrics([point(f"f{i}", value=v) for i, v in enumerate(values)])
+    stored = {r.id: r.value for r in storage.list_metrics().data}
+    assert [stored[f"f{i}"] for i in range(len(values))] == [v + 0.0 for v in values]
