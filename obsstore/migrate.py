@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import command
 from obsstore import alembic_duckdb  # noqa: F401  (registers the DuckDB Alembic implementation)
-from obsstore.errors import ConfigurationError, SchemaError
+from obsstore.errors import ConfigurationError, ObsstoreError, SchemaError
 from obsstore.schema import VERSION_TABLE, metadata
 
 log = logging.getLogger("obsstore.migrate")
@@ -66,19 +66,25 @@ def is_known_revision(revision: str) -> bool:
         return False
 
 
-def ensure_schema(connection: Connection, *, upgrade: bool) -> None:
-    """Bring the schema to head, or explain why not. The caller holds the write transaction
-    (and the migration lock), so concurrent callers see each other's finished work."""
+def check_known_revision(connection: Connection) -> str | None:
+    """The database's revision; ``SchemaError`` when a newer obsstore release stamped it."""
     current = current_revision(connection)
-    head = head_revision()
-    if current == head:
-        return
     if current is not None and not is_known_revision(current):
         raise SchemaError(
             f"the database is at obsstore schema revision {current!r}, which this version of "
-            f"obsstore does not know (head is {head!r}); it was migrated by a newer release. "
-            "Upgrade obsstore, or point it at another database."
+            f"obsstore does not know (its head is {head_revision()!r}): a newer release "
+            "migrated it. Upgrade obsstore, or point it at another database."
         )
+    return current
+
+
+def ensure_schema(connection: Connection, *, upgrade: bool) -> None:
+    """Bring the schema to head, or explain why not. The caller holds the write transaction
+    (and the migration lock), so concurrent callers see each other's finished work."""
+    current = check_known_revision(connection)
+    head = head_revision()
+    if current == head:
+        return
     if not upgrade:
         raise SchemaError(
             f"the obsstore schema is at revision {current!r}, not {head!r}, and "
@@ -91,6 +97,7 @@ def ensure_schema(connection: Connection, *, upgrade: bool) -> None:
 
 def run(connection: Connection, direction: str, revision: str) -> None:
     """Upgrade or downgrade on ``connection`` inside the caller's transaction."""
+    check_known_revision(connection)
     config = alembic_config(connection)
     if direction == "upgrade":
         command.upgrade(config, revision)
@@ -100,6 +107,33 @@ def run(connection: Connection, direction: str, revision: str) -> None:
         raise ValueError(f"unknown direction {direction!r}")
 
 
+@contextmanager
+def migration_connection(target: str | None = None) -> Iterator[Connection]:
+    """A write transaction on the database named by ``target`` (a kind or URL; ``None`` reads
+    the settings), holding the backend's migration lock. Raises ``ConfigurationError`` for the
+    memory backend, which has no schema."""
+    from obsstore.config import resolve_target
+    from obsstore.storage import backend_class_for
+
+    resolved = resolve_target(target)
+    if resolved.url is None:
+        raise ConfigurationError(
+            "the memory backend has no schema to migrate; set OBSERVABILITY_METRICS_STORAGE to "
+            "sqlite, duckdb or postgresql (and OBSERVABILITY_METRICS_DATABASE_URL), or pass a URL"
+        )
+    backend = backend_class_for(resolved.kind)
+    engine, on_dispose = backend.build_engine(resolved.url)
+    try:
+        with engine.connect().execution_options(obsstore_write=True) as connection:
+            with connection.begin():
+                backend.lock_for_migration(connection)
+                yield connection
+    finally:
+        engine.dispose()
+        if on_dispose is not None:
+            on_dispose()
+
+
 def run_environment(context: EnvironmentContext) -> None:
     """The body of ``alembic/env.py``: use the caller's connection when there is one,
     otherwise open the database named by ``-x url=...`` or the obsstore settings."""
@@ -107,33 +141,20 @@ def run_environment(context: EnvironmentContext) -> None:
     if connection is not None:
         _run_on(context, connection)
         return
-    from obsstore.config import resolve_target
-    from obsstore.storage import backend_class_for
-
-    url_override = context.get_x_argument(as_dictionary=True).get("url")
-    with _no_config_error():
-        target = resolve_target(url_override)
-    if target.url is None:
-        raise SystemExit(
-            "obsstore: the memory backend has no schema to migrate. Set "
-            "OBSERVABILITY_METRICS_STORAGE to sqlite, duckdb or postgresql (and "
-            "OBSERVABILITY_METRICS_DATABASE_URL), or pass -x url=..."
-        )
-    if context.is_offline_mode():
-        context.configure(url=target.url, literal_binds=True, **_context_options())
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    backend = backend_class_for(target.kind)
-    engine, on_dispose = backend.build_engine(target.url)
+    url = context.get_x_argument(as_dictionary=True).get("url")
     try:
-        with engine.connect().execution_options(obsstore_write=True) as conn, conn.begin():
-            backend.lock_for_migration(conn)
-            _run_on(context, conn)
-    finally:
-        engine.dispose()
-        if on_dispose is not None:
-            on_dispose()
+        if context.is_offline_mode():
+            from obsstore.config import resolve_target
+
+            resolved = resolve_target(url)
+            context.configure(url=resolved.url, literal_binds=True, **_context_options())
+            with context.begin_transaction():
+                context.run_migrations()
+            return
+        with migration_connection(url) as connection:
+            _run_on(context, connection)
+    except ObsstoreError as exc:  # a clear message instead of a traceback
+        raise SystemExit(f"obsstore: {exc}") from None
 
 
 def _context_options() -> dict[str, Any]:
@@ -141,14 +162,7 @@ def _context_options() -> dict[str, Any]:
 
 
 def _run_on(context: EnvironmentContext, connection: Connection) -> None:
+    check_known_revision(connection)
     context.configure(connection=connection, **_context_options())
     with context.begin_transaction():
         context.run_migrations()
-
-
-@contextmanager
-def _no_config_error() -> Iterator[None]:
-    try:
-        yield
-    except ConfigurationError as exc:
-        raise SystemExit(f"obsstore: {exc}") from None

@@ -98,9 +98,12 @@ class SQLiteStorage(SQLStorage):
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
         memory = _is_memory(url)
         options: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
+        connect_args: dict[str, Any] = {"check_same_thread": False}
+        if "timeout" not in url.query:  # ?timeout=seconds in the URL wins
+            connect_args["timeout"] = BUSY_TIMEOUT_SECONDS
         engine = sa.create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+            connect_args=connect_args,
             json_serializer=dump_json,
             **options,
         )

@@ -1,0 +1,185 @@
+"""obsstore demo: migrate an embedded database, record a day of realistic service metrics,
+and answer the questions a dashboard asks.
+
+Runs on a fresh SQLite file (demo-data/obsstore.db) unless OBSERVABILITY_METRICS_STORAGE says
+otherwise, e.g. ``OBSERVABILITY_METRICS_STORAGE=duckdb make demo``."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from obsstore import (
+    Aggregation,
+    MetricFilters,
+    MetricRecord,
+    OrderBy,
+    Pagination,
+    create_storage,
+    migrate,
+)
+
+SERVICES = {
+    "api": [
+        "/v1/items",
+        "/v1/items/{id}",
+        "/v1/orders",
+        "/v1/orders/{id}",
+        "/v1/search",
+        "/v1/users/{id}",
+        "/v1/cart",
+        "/v1/checkout",
+        "/healthz",
+        "/metrics",
+    ],
+    "billing": ["/invoices", "/invoices/{id}", "/payments", "/refunds", "/webhooks/stripe"],
+    "worker": [],
+}
+METHODS = ["GET", "GET", "GET", "POST", "PUT", "DELETE"]
+JOBS = ["thumbnail", "reindex", "send_email", "sync_inventory"]
+MODELS = ["small-llm", "large-llm"]
+BOUNDS = [5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]
+
+
+def workload(now: datetime, rng: random.Random) -> list[MetricRecord]:
+    start = now - timedelta(hours=24)
+    points: list[MetricRecord] = []
+
+    def at() -> datetime:
+        return start + timedelta(microseconds=rng.randrange(24 * 3600 * 10**6))
+
+    for service, routes in SERVICES.items():
+        for _ in range(40_000 if service == "api" else 20_000 if routes else 0):
+            route = rng.choice(routes)
+            slow = 4.0 if route in ("/v1/search", "/payments") else 1.0
+            latency = rng.lognormvariate(3.0, 0.6) * slow
+            status = 500 if rng.random() < 0.01 else 404 if rng.random() < 0.03 else 200
+            points.append(
+                MetricRecord(
+                    timestamp=at(),
+                    name="http.server.duration",
+                    type="gauge",
+                    value=latency,
+                    labels={"route": route, "method": rng.choice(METHODS), "status": status},
+                    service_name=service,
+                    environment="prod",
+                )
+            )
+    for _ in range(25_000):
+        job = rng.choice(JOBS)
+        points.append(
+            MetricRecord(
+                timestamp=at(),
+                name="job.duration",
+                value=rng.expovariate(1 / 800),
+                labels={"job": job, "success": rng.random() > 0.02},
+                service_name="worker",
+                environment="prod",
+            )
+        )
+    for _ in range(15_000):
+        points.append(
+            MetricRecord(
+                timestamp=at(),
+                name="llm.tokens",
+                type="counter",
+                value=rng.randint(50, 4000),
+                labels={"model": rng.choice(MODELS), "kind": rng.choice(["prompt", "completion"])},
+                service_name="api",
+                environment="prod",
+            )
+        )
+    for minute in range(24 * 60):  # one pre-aggregated histogram per route per minute
+        for route in SERVICES["api"][:5]:
+            counts = [rng.randint(0, 40) for _ in range(len(BOUNDS) + 1)]
+            points.append(
+                MetricRecord(
+                    timestamp=start + timedelta(minutes=minute),
+                    name="http.server.duration.hist",
+                    type="histogram",
+                    value=sum(c * b for c, b in zip(counts, [*BOUNDS, 2000.0], strict=True)),
+                    labels={"route": route},
+                    service_name="api",
+                    environment="prod",
+                    bucket_boundaries=BOUNDS,
+                    bucket_counts=counts,
+                )
+            )
+    return points
+
+
+def main() -> None:
+    if os.environ.get("OBSERVABILITY_METRICS_STORAGE"):
+        target = None
+    else:
+        Path("demo-data").mkdir(exist_ok=True)
+        for leftover in Path("demo-data").glob("obsstore.db*"):
+            leftover.unlink()
+        target = "sqlite:///demo-data/obsstore.db"
+    rng = random.Random(2026)
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    points = workload(now, rng)
+
+    with create_storage(target) as storage:
+        print(f"backend: {storage.kind}")
+        storage.init()
+        if storage.kind != "memory":
+            print(f"schema migrated to revision {migrate.head_revision()}")
+        began = time.perf_counter()
+        for i in range(0, len(points), 10_000):
+            storage.batch_record_metrics(points[i : i + 10_000])
+        elapsed = time.perf_counter() - began
+        print(f"recorded {len(points):,} points in {elapsed:.2f}s ({len(points) / elapsed:,.0f}/s)")
+        again = storage.batch_record_metrics(points[:10_000])
+        print(f"re-sent a batch of 10,000: {again} new (ids are idempotent)")
+        print(f"stored points: {storage.count_metrics():,}")
+        print(f"metric names: {', '.join(storage.list_metric_names())}")
+        print(
+            f"label keys of http.server.duration: "
+            f"{storage.list_label_keys(name='http.server.duration')}"
+        )
+
+        http = MetricFilters(name="http.server.duration")
+        print("\np95 latency per service, last 24h (ms):")
+        for p in storage.aggregate_metrics(
+            Aggregation(type="percentile", percentile=0.95, group_by=["service_name"]), http
+        ):
+            print(f"  {p.group['service_name']:<8} {p.value:8.1f}  ({p.count:,} requests)")
+
+        print("\nserver errors (status 500) per service:")
+        errors = MetricFilters(name="http.server.duration", labels={"status": "500"})
+        for p in storage.aggregate_metrics(
+            Aggregation(type="count", group_by=["service_name"]), errors
+        ):
+            print(f"  {p.group['service_name']:<8} 500: {p.count:,}")
+
+        print("\naverage latency of /v1/search by hour (first 6 hours):")
+        search = MetricFilters(name="http.server.duration", labels={"route": "/v1/search"})
+        for p in storage.aggregate_metrics(Aggregation(type="avg", interval="1h"), search)[:6]:
+            assert p.timestamp is not None
+            print(f"  {p.timestamp:%Y-%m-%d %H:%M}  {p.value:7.1f} ms  ({p.count} requests)")
+
+        print("\ntokens by model:")
+        for p in storage.aggregate_metrics(
+            Aggregation(type="sum", group_by=["model"]), MetricFilters(name="llm.tokens")
+        ):
+            print(f"  {p.group['model']:<10} {p.value:12,.0f}")
+
+        print("\nslowest 3 requests:")
+        slowest = storage.list_metrics(
+            filters=http, pagination=Pagination(limit=3), order_by=OrderBy(field="value")
+        )
+        for r in slowest.data:
+            print(
+                f"  {r.value:8.1f} ms  {r.service_name} {r.labels['method']} {r.labels['route']}"
+                f"  at {r.timestamp:%H:%M:%S.%f}"
+            )
+        print(f"  (of {slowest.total:,} requests)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

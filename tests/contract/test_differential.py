@@ -1,0 +1,184 @@
+"""The same random workload on every SQL backend and on the memory reference: same answers.
+
+Records, filters, orderings, pages, aggregations and discovery calls are drawn by hypothesis
+from small vocabularies so that collisions (duplicate ids, shared labels, equal timestamps and
+values) are common; every answer must equal the memory backend's (aggregate values to within
+float rounding, everything else exactly)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from obsstore import MetricsStorage, create_storage
+from tests.conftest import SQL_BACKENDS, url_for
+from tests.contract.helpers import T0
+
+NAMES = ["a", "B", "b.c", "ü", "a_"]
+KEYS = ["route", "K", 'q"k', "$x", "a.b"]
+LABEL_VALUES = ["/a", "/A", "/b", "", "100%"]
+SERVICES = [None, "api", "Api", "worker"]
+# None thrice: coarse groups hold several points, which percentile and last need to differ.
+INTERVALS = [None, None, None, "1s", "7m", "1h", "1d", timedelta(seconds=90)]
+GROUP_KEYS = ["route", "K", 'q"k', "service_name", "type", "environment"]
+
+labels = st.dictionaries(st.sampled_from(KEYS), st.sampled_from(LABEL_VALUES), max_size=3)
+# Whole minutes make equal timestamps (ties) common; microseconds test precision.
+timestamps = st.one_of(
+    st.integers(0, 3 * 1440).map(lambda minutes: T0 + timedelta(minutes=minutes)),
+    st.integers(0, 3 * 86_400 * 10**6).map(lambda us: T0 + timedelta(microseconds=us)),
+)
+values = st.one_of(
+    st.integers(-1000, 1000).map(float),
+    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["counter", "gauge", "histogram"]))
+    record: dict[str, Any] = {
+        "id": draw(st.sampled_from([f"id{i}" for i in range(40)])),
+        "timestamp": draw(timestamps),
+        "name": draw(st.sampled_from(NAMES)),
+        "type": kind,
+        "value": draw(values),
+        "labels": draw(labels),
+        "service_name": draw(st.sampled_from(SERVICES)),
+        "environment": draw(st.sampled_from([None, "prod", "dev"])),
+        "trace_id": draw(st.sampled_from([None, "t1", "t2"])),
+    }
+    if kind == "histogram" and draw(st.booleans()):
+        record["bucket_boundaries"] = [0.1, 1.0, 10.0]
+        record["bucket_counts"] = draw(st.lists(st.integers(0, 2**62), min_size=4, max_size=4))
+    return record
+
+
+@st.composite
+def filters(draw: st.DrawFn) -> dict[str, Any]:
+    chosen: dict[str, Any] = {}
+    if draw(st.booleans()):
+        chosen["name"] = draw(st.one_of(st.sampled_from(NAMES), st.lists(st.sampled_from(NAMES))))
+    if draw(st.booleans()):
+        chosen["type"] = draw(st.sampled_from(["counter", "gauge", "histogram"]))
+    if draw(st.booleans()):
+        start, end = sorted([draw(timestamps), draw(timestamps)])
+        chosen.update(start_time=start, end_time=end)
+    if draw(st.booleans()):
+        chosen["labels"] = draw(labels)
+    if draw(st.booleans()):
+        chosen["service_name"] = draw(st.sampled_from(SERVICES[1:]))
+    if draw(st.booleans()):
+        chosen["trace_id"] = "t1"
+    return chosen
+
+
+@st.composite
+def aggregations(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["sum", "avg", "min", "max", "count", "last", "percentile"]))
+    return {
+        "type": kind,
+        "percentile": draw(st.floats(0, 1)) if kind == "percentile" else None,
+        "interval": draw(st.sampled_from(INTERVALS)),
+        "group_by": draw(st.lists(st.sampled_from(GROUP_KEYS), unique=True, max_size=2)),
+    }
+
+
+queries = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("list"),
+            filters(),
+            st.fixed_dictionaries({"limit": st.integers(1, 15), "offset": st.integers(0, 30)}),
+            st.fixed_dictionaries(
+                {
+                    "field": st.sampled_from(["timestamp", "name", "value"]),
+                    "direction": st.sampled_from(["asc", "desc"]),
+                }
+            ),
+        ),
+        st.tuples(st.just("count"), filters()),
+        st.tuples(st.just("aggregate"), aggregations(), filters()),
+        st.tuples(
+            st.just("names"),
+            st.sampled_from([None, "a", "b", "B", "ü"]),
+            st.sampled_from([None, 1, 3]),
+        ),
+        st.tuples(st.just("keys"), st.sampled_from([None, *NAMES])),
+        st.tuples(
+            st.just("values"),
+            st.sampled_from(KEYS),
+            st.sampled_from([None, *NAMES]),
+            st.sampled_from([None, "/", "/a", "1"]),
+            st.sampled_from([None, 2]),
+        ),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def answer(storage: MetricsStorage, query: tuple[Any, ...]) -> Any:
+    kind, *args = query
+    if kind == "list":
+        page = storage.list_metrics(filters=args[0], pagination=args[1], order_by=args[2])
+        return (page.data, page.total, page.has_more)
+    if kind == "count":
+        return storage.count_metrics(args[0])
+    if kind == "aggregate":
+        return storage.aggregate_metrics(args[0], args[1])
+    if kind == "names":
+        return storage.list_metric_names(prefix=args[0], limit=args[1])
+    if kind == "keys":
+        return storage.list_label_keys(name=args[0])
+    return storage.list_label_values(args[0], name=args[1], prefix=args[2], limit=args[3])
+
+
+def assert_same(kind: str, got: Any, expected: Any) -> None:
+    if kind != "aggregate":
+        assert got == expected
+        return
+    assert [(p.name, p.timestamp, p.group, p.count) for p in got] == [
+        (p.name, p.timestamp, p.group, p.count) for p in expected
+    ]
+    for g, e in zip(got, expected, strict=True):
+        assert math.isclose(g.value, e.value, rel_tol=1e-9, abs_tol=1e-6), (g, e)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def pair(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[MetricsStorage, MetricsStorage]]:
+    with (
+        create_storage("memory") as reference,
+        create_storage(url_for(request.param, tmp_path, request)) as candidate,
+    ):
+        candidate.init()
+        yield reference, candidate
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(batches=st.lists(st.lists(records(), max_size=30), min_size=1, max_size=3), queries=queries)
+def test_backends_agree_with_the_reference(
+    pair: tuple[MetricsStorage, MetricsStorage],
+    batches: list[list[dict[str, Any]]],
+    queries: list[tuple[Any, ...]],
+) -> None:
+    reference, candidate = pair
+    reference.dangerously_clear_all()
+    candidate.dangerously_clear_all()
+    for batch in batches:
+        assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
+    for query in queries:
+        assert_same(query[0], answer(candidate, query), answer(reference, query))

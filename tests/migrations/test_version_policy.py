@@ -1,0 +1,80 @@
+"""init()'s version policy: embedded databases migrate; PostgreSQL migrates unless told not to,
+and concurrent init() calls are serialised; revisions written by older code stay readable."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+
+from obsstore import SchemaError, create_storage, migrate
+from obsstore.config import Settings
+from tests.contract.helpers import point
+
+
+def test_postgresql_without_auto_migrate_asks_for_alembic(fresh_postgres_url: str) -> None:
+    manual = Settings(auto_migrate=False)
+    with create_storage(fresh_postgres_url, settings=manual) as storage:
+        with pytest.raises(SchemaError, match="alembic upgrade head"):
+            storage.init()
+    with migrate.migration_connection(fresh_postgres_url) as connection:
+        migrate.run(connection, "upgrade", "head")
+    with create_storage(fresh_postgres_url, settings=manual) as storage:
+        storage.init()  # at head: nothing to do, no error
+        storage.batch_record_metrics([point("a")])
+        assert storage.count_metrics() == 1
+
+
+def test_embedded_databases_migrate_whatever_the_setting(tmp_path: Path) -> None:
+    manual = Settings(auto_migrate=False)
+    with create_storage(f"sqlite:///{tmp_path / 'x.db'}", settings=manual) as storage:
+        storage.init()
+        assert storage.count_metrics() == 0
+
+
+def _init_at_once(url: str, barrier: multiprocessing.synchronize.Barrier) -> None:  # type: ignore[name-defined]
+    barrier.wait()
+    with create_storage(url) as storage:
+        storage.init()
+        storage.batch_record_metrics([point(f"from-{multiprocessing.current_process().pid}")])
+
+
+def test_concurrent_init_on_postgresql(fresh_postgres_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(4)
+    workers = [
+        context.Process(target=_init_at_once, args=(fresh_postgres_url, barrier)) for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    with create_storage(fresh_postgres_url) as storage:
+        storage.init()
+        assert storage.count_metrics() == 4
+
+
+def test_points_written_at_every_revision_survive_upgrades(sql_url: str) -> None:
+    """Write points at each revision that has the metrics table, then upgrade to head."""
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = [r.revision for r in reversed(list(scripts.walk_revisions()))]
+    written = 0
+    for revision in revisions:
+        with migrate.migration_connection(sql_url) as connection:
+            migrate.run(connection, "upgrade", revision)
+        with create_storage(sql_url) as storage:  # no init(): stays at this revision
+            storage.batch_record_metrics(
+                [point(f"{revision}-{i}", value=i, labels={"rev": revision}) for i in range(50)]
+            )
+            written += 50
+    with create_storage(sql_url) as storage:
+        storage.init()
+        assert storage.count_metrics() == written
+        for revision in revisions:
+            page = storage.list_metrics(
+                filters={"labels": {"rev": revision}}, pagination={"limit": 100}
+            )
+            assert sorted(r.value for r in page.data) == [float(i) for i in range(50)]
