@@ -39,9 +39,12 @@ def test_duckdb_file_locked_by_another_process(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             textwrap.dedent(f"""
-            import duckdb, sys, time
+            import duckdb, sys
             connection = duckdb.connect({str(path)!r})
             print("ready", flush=True)
+            sys.stdin.readline()
+            connection.close()
+            print("released", flush=True)
             sys.stdin.read()
         """),
         ],
@@ -49,15 +52,21 @@ def test_duckdb_file_locked_by_another_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdin is not None and holder.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(StorageUnavailableError) as info:
-            create_storage(f"duckdb:///{path}")
-        assert str(path) in str(info.value)
+        assert holder.stdout.readline().strip() == "ready"
+        with create_storage(f"duckdb:///{path}") as storage:
+            with pytest.raises(StorageUnavailableError) as info:
+                storage.init()
+            assert str(path) in str(info.value)
+            holder.stdin.write("release\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline().strip() == "released"
+            storage.init()  # the same storage works once the other process lets go
+            storage.batch_record_metrics([point("a")])
+            assert storage.count_metrics() == 1
     finally:
         holder.communicate("")
-    with create_storage(f"duckdb:///{path}") as storage:  # released: opens fine
-        storage.init()
 
 
 def test_sqlite_locked_past_its_busy_timeout(tmp_path: Path) -> None:

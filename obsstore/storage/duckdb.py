@@ -16,7 +16,6 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from obsstore.config import Settings
-from obsstore.errors import StorageUnavailableError
 from obsstore.models import MetricRecord
 from obsstore.models._fields import to_epoch_us
 from obsstore.schema import metrics
@@ -42,6 +41,29 @@ def _is_memory(url: URL) -> bool:
     return _database(url) == ":memory:"
 
 
+class _Database:
+    """The process's one DuckDB instance for a path, opened on first use (and again after a
+    failed open: a file another process holds becomes usable once it lets go). Every pooled
+    connection is a cursor of it, so in-memory databases are shared by the whole pool."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._root: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.Lock()
+
+    def connect(self) -> Any:
+        with self._lock:
+            if self._root is None:
+                self._root = duckdb.connect(self.path)
+            return duckdb_engine.ConnectionWrapper(self._root.cursor())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._root is not None:
+                self._root.close()
+                self._root = None
+
+
 class DuckDBStorage(SQLStorage):
     kind = "duckdb"
 
@@ -59,22 +81,15 @@ class DuckDBStorage(SQLStorage):
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
-        path = _database(url)
-        try:
-            root = duckdb.connect(path)
-        except duckdb.IOException as exc:
-            raise StorageUnavailableError(
-                f"DuckDB database file {path!r} cannot be opened (another process holds its "
-                f"lock?): {exc}"
-            ) from exc
+        database = _Database(_database(url))
         engine = sa.create_engine(
-            url.set(database=path),
-            creator=lambda: duckdb_engine.ConnectionWrapper(root.cursor()),
+            url.set(database=database.path),
+            creator=database.connect,
             poolclass=QueuePool,
             pool_size=4,
             max_overflow=8,
         )
-        return engine, root.close
+        return engine, database.close
 
     @classmethod
     def write_lock(cls, url: URL) -> Any:
