@@ -1,4 +1,4 @@
-"""obsstore: observability data (metrics, then traces) behind one contract, on memory, SQLite,
+"""obsstore: observability data (metrics and traces) behind one contract, on memory, SQLite,
 DuckDB and PostgreSQL. Everything public is importable from here."""
 
 from obsstore.errors import (
@@ -19,8 +19,23 @@ from obsstore.models import (
     MetricType,
     OrderBy,
     Pagination,
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
+    TraceOrderBy,
+    TraceRecord,
+    TracesPage,
+    TraceStatus,
+    TraceSummary,
 )
-from obsstore.storage import Capabilities, MetricsStorage, StrategyInfo, create_storage
+from obsstore.storage import (
+    Capabilities,
+    MetricsStorage,
+    ObservabilityStorage,
+    StrategyInfo,
+    TraceStorage,
+    create_storage,
+)
 
 __version__ = "0.1.0"
 
@@ -36,12 +51,22 @@ __all__ = [
     "MetricsPage",
     "MetricsStorage",
     "NotFoundError",
+    "ObservabilityStorage",
     "ObsstoreError",
     "OrderBy",
     "Pagination",
     "SchemaError",
+    "SpanRecord",
+    "SpanUpdate",
     "StorageUnavailableError",
     "StrategyInfo",
+    "TraceFilters",
+    "TraceOrderBy",
+    "TraceRecord",
+    "TraceStatus",
+    "TraceStorage",
+    "TraceSummary",
+    "TracesPage",
     "ValidationError",
     "__version__",
     "create_storage",

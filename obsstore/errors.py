@@ -40,4 +40,8 @@ class SchemaError(ObsstoreError):
 
 
 class NotFoundError(ObsstoreError, LookupError):
-    """An operation named rows that do not exist."""
+    """An operation named rows that do not exist; ``missing`` lists their keys."""
+
+    def __init__(self, message: str, missing: list[tuple[str, ...]] | None = None) -> None:
+        super().__init__(message)
+        self.missing = missing or []

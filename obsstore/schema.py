@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from obsstore.models.traces import SPAN_TEXT_FIELDS
 from obsstore.sqltypes import UTCTimestamp, json_document, varchar
 
 NAMING_CONVENTION = {
@@ -46,3 +47,35 @@ sa.Index(
     postgresql_using="gin",
     postgresql_ops={"labels": "jsonb_path_ops"},
 ).ddl_if(dialect="postgresql")
+
+spans = sa.Table(
+    "obsstore_spans",
+    metadata,
+    sa.Column("trace_id", varchar(128), primary_key=True),
+    sa.Column("span_id", varchar(128), primary_key=True),
+    sa.Column("parent_span_id", varchar(128)),
+    sa.Column("name", varchar(255), nullable=False),
+    sa.Column("span_type", varchar(255), nullable=False),
+    sa.Column("started_at", UTCTimestamp(), nullable=False),
+    sa.Column("ended_at", UTCTimestamp()),
+    sa.Column("is_event", sa.Boolean(), nullable=False),
+    sa.Column("input", json_document()),
+    sa.Column("output", json_document()),
+    sa.Column("error", json_document()),
+    sa.Column("metadata", json_document()),
+    sa.Column("attributes", json_document()),
+    sa.Column("scope", json_document()),
+    sa.Column("tags", json_document()),
+    *(sa.Column(name, varchar(255)) for name in SPAN_TEXT_FIELDS),
+    sa.Column("created_at", UTCTimestamp(), nullable=False),
+    sa.Column("updated_at", UTCTimestamp(), nullable=False),
+)
+# list_traces reads root spans by start time: a partial index holds only roots where the
+# dialect has partial indexes; DuckDB scans with zone maps instead (an ART index would only
+# slow writes). get_trace and get_span use the primary key (trace_id, span_id).
+sa.Index(
+    "ix_obsstore_spans_root_started_at",
+    spans.c.started_at,
+    postgresql_where=spans.c.parent_span_id.is_(None),
+    sqlite_where=spans.c.parent_span_id.is_(None),
+).ddl_if(dialect=("postgresql", "sqlite"))  # type: ignore[arg-type]  # a tuple is documented

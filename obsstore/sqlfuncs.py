@@ -16,6 +16,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from obsstore.models._json import json_kind
 from obsstore.sqltypes import UTCTimestamp, dump_json
 
 _ONE_US = timedelta(microseconds=1)
@@ -286,3 +287,136 @@ __all__ = [
     "percentile_cont",
     "time_bucket",
 ]
+
+
+# --- json_scalar_equals(doc, key, value): doc[key] is that JSON scalar, types respected ------
+
+
+class json_scalar_equals(_Construct):
+    """True when the object ``doc`` has ``key`` holding ``value``: a string equals only a
+    string, a boolean only a boolean, null only null, and numbers compare by exact value (5
+    matches 5 and 5.0, never "5"), the way Python compares them."""
+
+    inherit_cache = False
+    _operands = ("doc",)
+    type = sa.Boolean()
+
+    def __init__(self, doc: ColumnElement[Any], key: str, value: Any) -> None:
+        self.doc = doc
+        self.json_key = key
+        self.value = value
+
+
+compiles(json_scalar_equals)(_unsupported)
+
+
+@compiles(json_scalar_equals, "postgresql")
+def _json_equals_pg(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    # jsonb equality: numbers compare as numeric (exact), other types must match.
+    doc = compiler.process(element.doc, **kw)
+    key = compiler.process(_bind(element.json_key, sa.Text()))
+    value = compiler.process(_bind(dump_json(element.value), sa.Text()))
+    return f"(({doc} -> {key}) = CAST({value} AS JSONB))"
+
+
+def _exact_number_branches(value: float, integer: str, double: str) -> list[tuple[str, Any]]:
+    """(SQL type test, bound value) pairs under which a JSON number equals ``value`` exactly."""
+    branches: list[tuple[str, Any]] = []
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 2**63):
+        branches.append((integer, int(value)))
+    if not isinstance(value, int) or float(value) == value:
+        branches.append((double, float(value)))
+    return branches
+
+
+@compiles(json_scalar_equals, "duckdb")
+def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    doc = compiler.process(element.doc, **kw)
+    pointer = compiler.process(
+        _bind("/" + element.json_key.replace("~", "~0").replace("/", "~1"), sa.Text())
+    )
+    kind = f"json_type({doc}, {pointer})"
+    text = f"json_extract_string({doc}, {pointer})"
+    value = element.value
+    if json_kind(value) == "null":
+        return f"({kind} = 'NULL')"
+    if json_kind(value) == "boolean":
+        return f"({kind} = 'BOOLEAN' AND {text} = {'true' if value else 'false'!r})"
+    if json_kind(value) == "string":
+        return f"({kind} = 'VARCHAR' AND {text} = {compiler.process(_bind(value, sa.Text()))})"
+    branches = []
+    for sql_type, bound in _exact_number_branches(value, "HUGEINT", "DOUBLE"):
+        test = "IN ('BIGINT', 'UBIGINT')" if sql_type == "HUGEINT" else "= 'DOUBLE'"
+        param = compiler.process(
+            _bind(bound, sa.BigInteger() if sql_type == "HUGEINT" else sa.Double())
+        )
+        branches.append(f"({kind} {test} AND TRY_CAST({text} AS {sql_type}) = {param})")
+    return "(" + " OR ".join(branches) + ")"
+
+
+_SQLITE_JSON_TYPES = {"string": "'text'", "number": "'integer', 'real'", "null": "'null'"}
+
+
+@compiles(json_scalar_equals, "sqlite")
+def _json_equals_sqlite(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    # json_type() names the JSON type; integer/real comparisons in SQLite are exact.
+    doc = compiler.process(element.doc, **kw)
+    kind = json_kind(element.value)
+    if kind == "boolean":
+        types, compare = ("'true'" if element.value else "'false'"), None
+    else:
+        types = _SQLITE_JSON_TYPES[kind]
+        compare = None if kind == "null" else compiler.process(_bind(element.value))
+    if '"' in element.json_key or "\\" in element.json_key:
+        key = compiler.process(_bind(element.json_key, sa.Text()))
+        value_test = "" if compare is None else f" AND value = {compare}"
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({doc}) "  # noqa: S608 (compiled fragments)
+            f"WHERE key = {key} AND type IN ({types}){value_test})"
+        )
+    path = compiler.process(_bind(f'$."{element.json_key}"', sa.Text()))
+    value_test = "" if compare is None else f" AND json_extract({doc}, {path}) = {compare}"
+    return f"(json_type({doc}, {path}) IN ({types}){value_test})"
+
+
+# --- json_array_contains_all(doc, items): every string in items is an element of doc --------
+
+
+class json_array_contains_all(_Construct):
+    inherit_cache = False
+    _operands = ("doc",)
+    type = sa.Boolean()
+
+    def __init__(self, doc: ColumnElement[Any], items: list[str]) -> None:
+        self.doc = doc
+        self.items = list(items)
+
+
+compiles(json_array_contains_all)(_unsupported)
+
+
+@compiles(json_array_contains_all, "postgresql")
+def _contains_all_pg(element: json_array_contains_all, compiler: SQLCompiler, **kw: Any) -> str:
+    items = compiler.process(_bind(dump_json(element.items), sa.Text()))
+    return f"({compiler.process(element.doc, **kw)} @> CAST({items} AS JSONB))"
+
+
+@compiles(json_array_contains_all, "duckdb")
+def _contains_all_duckdb(element: json_array_contains_all, compiler: SQLCompiler, **kw: Any) -> str:
+    elements = f"json_extract_string({compiler.process(element.doc, **kw)}, '$[*]')"
+    tests = [
+        f"list_contains({elements}, {compiler.process(_bind(item, sa.Text()))})"
+        for item in element.items
+    ]
+    return "(" + " AND ".join(tests or ["TRUE"]) + ")"
+
+
+@compiles(json_array_contains_all, "sqlite")
+def _contains_all_sqlite(element: json_array_contains_all, compiler: SQLCompiler, **kw: Any) -> str:
+    doc = compiler.process(element.doc, **kw)
+    tests = [
+        f"EXISTS (SELECT 1 FROM json_each({doc}) "  # noqa: S608 (compiled fragments)
+        f"WHERE type = 'text' AND value = {compiler.process(_bind(item, sa.Text()))})"
+        for item in element.items
+    ]
+    return "(" + " AND ".join(tests or ["1"]) + ")"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,8 +17,34 @@ from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
 
 
 def dump_json(value: Any) -> str:
-    # ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """Compact JSON text that every backend stores and returns unchanged in value and type.
+
+    ``ensure_ascii=False`` keeps non-ASCII keys verbatim, which SQLite's JSON paths match on.
+    Floats that ``repr`` writes with an exponent are rewritten positionally with a decimal
+    point: PostgreSQL's JSONB keeps numbers as ``numeric`` and would hand ``1e+16`` back as
+    the integer ``10000000000000000``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _dump_positional(value) if "e+" in text or "e-" in text else text
+
+
+def _positional_float(number: float) -> str:
+    text = repr(number)
+    if "e" not in text:
+        return text
+    fixed = format(Decimal(text), "f")  # the same decimal digits, without the exponent
+    return fixed if "." in fixed else fixed + ".0"
+
+
+def _dump_positional(value: Any) -> str:
+    # The slow path, taken only when the fast text shows an exponent (or "e+"/"e-" in a string).
+    if isinstance(value, float):
+        return _positional_float(value)
+    if isinstance(value, dict):
+        items = (f"{_dump_positional(str(k))}:{_dump_positional(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_dump_positional(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -75,8 +102,11 @@ def from_database_timestamp(dialect_name: str) -> Callable[[Any], datetime]:
 
 
 def json_document() -> sa.types.TypeEngine[Any]:
-    """JSON on SQLite and DuckDB, JSONB on PostgreSQL (GIN-indexable, ``@>`` containment)."""
-    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    """JSON on SQLite and DuckDB, JSONB on PostgreSQL (GIN-indexable, ``@>`` containment).
+    Python ``None`` is SQL NULL, never the JSON text ``null``."""
+    return sa.JSON(none_as_null=True).with_variant(
+        postgresql.JSONB(none_as_null=True), "postgresql"
+    )
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:

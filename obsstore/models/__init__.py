@@ -9,6 +9,16 @@ from obsstore.models.queries import (
     OrderBy,
     Pagination,
 )
+from obsstore.models.traces import (
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
+    TraceOrderBy,
+    TraceRecord,
+    TracesPage,
+    TraceStatus,
+    TraceSummary,
+)
 
 __all__ = [
     "AggregatePoint",
@@ -19,4 +29,12 @@ __all__ = [
     "MetricsPage",
     "OrderBy",
     "Pagination",
+    "SpanRecord",
+    "SpanUpdate",
+    "TraceFilters",
+    "TraceOrderBy",
+    "TraceRecord",
+    "TraceStatus",
+    "TraceSummary",
+    "TracesPage",
 ]

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from obsstore.config import Settings, load_settings, resolve_target
 from obsstore.errors import ConfigurationError
-from obsstore.storage.base import Capabilities, MetricsStorage, StrategyInfo
+from obsstore.storage.base import (
+    Capabilities,
+    MetricsStorage,
+    ObservabilityStorage,
+    StrategyInfo,
+)
+from obsstore.storage.traces_base import TraceStorage
 
 if TYPE_CHECKING:
     from obsstore.storage.sql import SQLStorage
@@ -55,7 +61,9 @@ def create_storage(
 __all__ = [
     "Capabilities",
     "MetricsStorage",
+    "ObservabilityStorage",
     "StrategyInfo",
+    "TraceStorage",
     "backend_class_for",
     "create_storage",
 ]

@@ -25,8 +25,10 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models._fields import reject_control_chars
+from obsstore.storage.traces_base import TraceStorage
 
 MetricsStrategy = Literal["realtime", "batch"]
+TracingStrategy = Literal["realtime", "batch-with-updates", "insert-only"]
 MAX_DISCOVERY_LIMIT = 100_000
 
 _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
@@ -46,6 +48,7 @@ class Capabilities:
     """What a backend can do, as data: callers and tests ask these, never the backend's name."""
 
     metrics_strategy: StrategyInfo
+    tracing_strategy: StrategyInfo
     # Data outlives the process (false for the memory backend and in-memory databases).
     durable: bool
     # Several processes can use the same database at once (false for DuckDB files).
@@ -267,3 +270,7 @@ def prefix_upper_bound(prefix: str) -> str | None:
         chars[-1] = chr(code)
         return "".join(chars)
     return None
+
+
+class ObservabilityStorage(MetricsStorage, TraceStorage):
+    """What ``create_storage()`` returns: one object serving metrics and traces."""

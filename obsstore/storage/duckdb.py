@@ -20,8 +20,7 @@ from obsstore.models import MetricRecord
 from obsstore.models._fields import to_epoch_us
 from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json, to_database_timestamp
-from obsstore.storage.base import Capabilities, StrategyInfo
-from obsstore.storage.sql import SQLStorage, metric_rows
+from obsstore.storage.sql import SQLStorage, metric_rows, sql_capabilities
 
 try:
     import pyarrow as pa
@@ -69,11 +68,7 @@ class DuckDBStorage(SQLStorage):
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
-        self.capabilities = Capabilities(
-            metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
-            durable=not _is_memory(url),
-            multi_process=False,
-        )
+        self.capabilities = sql_capabilities(durable=not _is_memory(url), multi_process=False)
 
     @classmethod
     def engine_key(cls, url: URL) -> str | None:
@@ -85,6 +80,7 @@ class DuckDBStorage(SQLStorage):
         engine = sa.create_engine(
             url.set(database=database.path),
             creator=database.connect,
+            json_serializer=dump_json,
             poolclass=QueuePool,
             pool_size=4,
             max_overflow=8,

@@ -26,10 +26,11 @@ from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.base import (
     Capabilities,
-    MetricsStorage,
+    ObservabilityStorage,
     StrategyInfo,
     prefix_upper_bound,
 )
+from obsstore.storage.memory_traces import MemoryTraces
 
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
@@ -76,15 +77,19 @@ class _Columns:
         return len(self.ids)
 
 
-class MemoryStorage(MetricsStorage):
+class MemoryStorage(MemoryTraces, ObservabilityStorage):
     kind = "memory"
     capabilities = Capabilities(
         metrics_strategy=StrategyInfo("realtime", ("realtime", "batch")),
+        tracing_strategy=StrategyInfo(
+            "realtime", ("realtime", "batch-with-updates", "insert-only")
+        ),
         durable=False,
         multi_process=False,
     )
 
     def __init__(self) -> None:
+        MemoryTraces.__init__(self)
         self._lock = threading.RLock()
         self._strings = _Interner()
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
@@ -99,6 +104,7 @@ class MemoryStorage(MetricsStorage):
     def dangerously_clear_all(self) -> None:
         with self._lock:
             self._cols = _Columns()
+        self._clear_spans()
 
     # --- writes --------------------------------------------------------------------------
     def _insert_metrics(self, records: list[MetricRecord]) -> int:

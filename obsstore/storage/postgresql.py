@@ -15,8 +15,7 @@ from obsstore.config import Settings
 from obsstore.models import MetricRecord
 from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json
-from obsstore.storage.base import Capabilities, StrategyInfo
-from obsstore.storage.sql import SQLStorage, metric_rows
+from obsstore.storage.sql import SQLStorage, metric_rows, sql_capabilities
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
@@ -40,11 +39,7 @@ class PostgreSQLStorage(SQLStorage):
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
-        self.capabilities = Capabilities(
-            metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
-            durable=True,
-            multi_process=True,
-        )
+        self.capabilities = sql_capabilities(durable=True, multi_process=True)
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:

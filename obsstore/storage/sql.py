@@ -13,7 +13,9 @@ from contextlib import contextmanager, nullcontext
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.sql.dml import Insert
 
 from obsstore import migrate
 from obsstore.config import Settings, load_settings
@@ -28,7 +30,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models.queries import COLUMN_GROUP_KEYS
-from obsstore.schema import metrics
+from obsstore.schema import metrics, spans
 from obsstore.sqlfuncs import (
     code_point,
     label_entries,
@@ -39,7 +41,13 @@ from obsstore.sqlfuncs import (
     time_bucket,
 )
 from obsstore.storage import engines
-from obsstore.storage.base import MetricsStorage, prefix_upper_bound
+from obsstore.storage.base import (
+    Capabilities,
+    ObservabilityStorage,
+    StrategyInfo,
+    prefix_upper_bound,
+)
+from obsstore.storage.sql_traces import SQLTraces
 
 m = metrics.c
 _ORDER_COLUMNS = {"timestamp": m.timestamp, "name": m.name, "value": m.value}
@@ -92,7 +100,18 @@ def record_from_row(row: sa.Row[Any]) -> MetricRecord:
     )
 
 
-class SQLStorage(MetricsStorage):
+def sql_capabilities(*, durable: bool, multi_process: bool) -> Capabilities:
+    return Capabilities(
+        metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
+        tracing_strategy=StrategyInfo(
+            "batch-with-updates", ("realtime", "batch-with-updates", "insert-only")
+        ),
+        durable=durable,
+        multi_process=multi_process,
+    )
+
+
+class SQLStorage(SQLTraces, ObservabilityStorage):
     """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
 
     # Embedded databases always migrate in init(); server databases follow
@@ -137,6 +156,12 @@ class SQLStorage(MetricsStorage):
     @classmethod
     def is_missing_schema(cls, error: BaseException) -> bool:
         return False
+
+    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
+        """``INSERT ... ON CONFLICT (primary key) DO NOTHING`` (PostgreSQL's spelling, which
+        DuckDB shares; SQLite overrides)."""
+        keys = [c.name for c in table.primary_key.columns]
+        return pg_insert(table).on_conflict_do_nothing(index_elements=keys)
 
     @abstractmethod
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
@@ -198,6 +223,7 @@ class SQLStorage(MetricsStorage):
     def dangerously_clear_all(self) -> None:
         with self._writing() as connection:
             connection.execute(sa.delete(metrics))
+            connection.execute(sa.delete(spans))
 
     # --- writes --------------------------------------------------------------------------
     def _insert_metrics(self, records: list[MetricRecord]) -> int:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import Insert
 
 from obsstore.config import Settings
 from obsstore.models import MetricRecord
@@ -17,8 +18,7 @@ from obsstore.models._fields import to_epoch_us
 from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
-from obsstore.storage.base import Capabilities, StrategyInfo
-from obsstore.storage.sql import SQLStorage, metric_rows
+from obsstore.storage.sql import SQLStorage, metric_rows, sql_capabilities
 
 BUSY_TIMEOUT_SECONDS = 5.0
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk i/o error")
@@ -84,11 +84,7 @@ class SQLiteStorage(SQLStorage):
         memory = _is_memory(url)
         if memory:
             self._serialize = threading.RLock()  # one shared connection
-        self.capabilities = Capabilities(
-            metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
-            durable=not memory,
-            multi_process=not memory,
-        )
+        self.capabilities = sql_capabilities(durable=not memory, multi_process=not memory)
 
     @classmethod
     def engine_key(cls, url: URL) -> str | None:
@@ -121,6 +117,10 @@ class SQLiteStorage(SQLStorage):
     @classmethod
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
+        keys = [c.name for c in table.primary_key.columns]
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         statement = sqlite_insert(metrics).on_conflict_do_nothing(index_elements=["id"])

@@ -1,0 +1,113 @@
+"""Spans for the memory backend: the reference every SQL backend's traces are compared with."""
+
+from __future__ import annotations
+
+import threading
+
+from obsstore.models._fields import utc_now
+from obsstore.models._json import json_scalar_matches
+from obsstore.models.queries import Pagination
+from obsstore.models.traces import (
+    TRACE_EQUALITY_FILTERS,
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
+    TraceOrderBy,
+    TraceSummary,
+)
+from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates, trace_sort_key
+
+
+def trace_matches(filters: TraceFilters, root: SpanRecord, has_child_error: bool) -> bool:
+    """Whether a root span passes ``filters`` (the rule the SQL backends reproduce)."""
+    for field in TRACE_EQUALITY_FILTERS:
+        wanted = getattr(filters, field)
+        if wanted is not None and getattr(root, field) != wanted:
+            return False
+    if filters.status is not None and root.status is not filters.status:
+        return False
+    if filters.has_child_error is not None and has_child_error != filters.has_child_error:
+        return False
+    if filters.start_time is not None and root.started_at < filters.start_time:
+        return False
+    if filters.end_time is not None and root.started_at > filters.end_time:
+        return False
+    if filters.tags and not set(filters.tags) <= set(root.tags or ()):
+        return False
+    for key, expected in (filters.metadata or {}).items():
+        metadata = root.metadata if isinstance(root.metadata, dict) else {}
+        if key not in metadata or not json_scalar_matches(metadata[key], expected):
+            return False
+    return True
+
+
+class MemoryTraces(TraceStorage):
+    """Spans kept per trace, under their own lock."""
+
+    def __init__(self) -> None:
+        self._spans_lock = threading.RLock()
+        self._traces: dict[str, dict[str, SpanRecord]] = {}
+
+    def _clear_spans(self) -> None:
+        with self._spans_lock:
+            self._traces = {}
+
+    def _create_spans(self, spans: list[SpanRecord]) -> int:
+        now = utc_now()
+        with self._spans_lock:
+            new = [s for s in spans if s.span_id not in self._traces.get(s.trace_id, {})]
+            for span in new:
+                stored = span.model_copy(update={"created_at": now, "updated_at": now})
+                self._traces.setdefault(span.trace_id, {})[span.span_id] = stored
+            return len(new)
+
+    def _update_spans(self, updates: list[SpanUpdate]) -> int:
+        now = utc_now()
+        with self._spans_lock:
+            stored = {
+                u.key: self._traces[u.trace_id][u.span_id]
+                for u in updates
+                if u.span_id in self._traces.get(u.trace_id, {})
+            }
+            changed = apply_updates(stored, updates)
+            for (trace_id, span_id), span in changed.items():
+                self._traces[trace_id][span_id] = span.model_copy(update={"updated_at": now})
+            return len(changed)
+
+    def _get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        with self._spans_lock:
+            return self._traces.get(trace_id, {}).get(span_id)
+
+    def _get_trace_spans(self, trace_id: str, *, roots_only: bool) -> list[SpanRecord]:
+        with self._spans_lock:
+            spans = list(self._traces.get(trace_id, {}).values())
+        if roots_only:
+            spans = [s for s in spans if s.parent_span_id is None]
+        return sorted(spans, key=lambda s: (s.started_at, s.span_id))
+
+    def _list_traces(
+        self, filters: TraceFilters, pagination: Pagination, order_by: TraceOrderBy
+    ) -> tuple[list[TraceSummary], int]:
+        with self._spans_lock:
+            summaries = []
+            for spans in self._traces.values():
+                child_error = any(
+                    s.error is not None for s in spans.values() if s.parent_span_id is not None
+                )
+                for root in spans.values():
+                    if root.parent_span_id is None and trace_matches(filters, root, child_error):
+                        summaries.append(
+                            TraceSummary.model_construct(**dict(root), has_child_error=child_error)
+                        )
+        summaries.sort(
+            key=lambda s: trace_sort_key(order_by, s), reverse=order_by.direction == "desc"
+        )
+        page = summaries[pagination.offset : pagination.offset + pagination.limit]
+        return page, len(summaries)
+
+    def _delete_traces(self, trace_ids: list[str]) -> int:
+        with self._spans_lock:
+            return sum(len(self._traces.pop(t, {})) for t in trace_ids)
+
+
+__all__ = ["MemoryTraces", "SpanKey", "trace_matches"]

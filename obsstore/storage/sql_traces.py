@@ -1,0 +1,194 @@
+"""Every SQL query on spans, written once on Core for all dialects (see sql.py for metrics)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import Insert
+
+from obsstore.models._fields import utc_now
+from obsstore.models.queries import Pagination
+from obsstore.models.traces import (
+    TRACE_EQUALITY_FILTERS,
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
+    TraceOrderBy,
+    TraceStatus,
+    TraceSummary,
+)
+from obsstore.schema import spans
+from obsstore.sqlfuncs import json_array_contains_all, json_scalar_equals
+from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
+
+s = spans.c
+_SPAN_FIELDS = [c.name for c in spans.columns]
+# Columns an update may set: everything but the key and the creation time.
+_UPDATABLE = [c for c in _SPAN_FIELDS if c not in ("trace_id", "span_id", "created_at")]
+
+
+def span_values(span: SpanRecord, created_at: datetime, updated_at: datetime) -> dict[str, Any]:
+    values = {name: getattr(span, name) for name in _SPAN_FIELDS}
+    values.update(created_at=created_at, updated_at=updated_at)
+    return values
+
+
+def span_from_row(row: sa.Row[Any], model: type[SpanRecord] = SpanRecord, **extra: Any) -> Any:
+    fields = {name: getattr(row, name) for name in _SPAN_FIELDS}
+    return model.model_construct(**fields, **extra)
+
+
+def status_clause(table: sa.FromClause, status: TraceStatus) -> sa.ColumnElement[bool]:
+    if status is TraceStatus.ERROR:
+        return table.c.error.is_not(None)
+    if status is TraceStatus.RUNNING:
+        return sa.and_(table.c.error.is_(None), table.c.ended_at.is_(None))
+    return sa.and_(table.c.error.is_(None), table.c.ended_at.is_not(None))
+
+
+def child_error_exists(root: sa.FromClause) -> sa.Exists:
+    """Whether any non-root span of ``root``'s trace carries an error."""
+    child = spans.alias("child")
+    return sa.exists().where(
+        child.c.trace_id == root.c.trace_id,
+        child.c.parent_span_id.is_not(None),
+        child.c.error.is_not(None),
+    )
+
+
+def trace_filter_clauses(root: sa.FromClause, filters: TraceFilters) -> list[Any]:
+    clauses: list[Any] = [root.c.parent_span_id.is_(None)]
+    for field in TRACE_EQUALITY_FILTERS:
+        value = getattr(filters, field)
+        if value is not None:
+            clauses.append(root.c[field] == value)
+    if filters.status is not None:
+        clauses.append(status_clause(root, filters.status))
+    if filters.has_child_error is not None:
+        exists = child_error_exists(root)
+        clauses.append(exists if filters.has_child_error else ~exists)
+    if filters.start_time is not None:
+        clauses.append(root.c.started_at >= filters.start_time)
+    if filters.end_time is not None:
+        clauses.append(root.c.started_at <= filters.end_time)
+    if filters.tags:
+        clauses.append(json_array_contains_all(root.c.tags, filters.tags))
+    for key, value in (filters.metadata or {}).items():
+        clauses.append(json_scalar_equals(root.c.metadata, key, value))
+    return clauses
+
+
+class SQLTraces(TraceStorage):
+    """The traces half of SQLStorage. Needs the connection helpers SQLStorage provides."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Connection]: ...
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Connection]: ...
+
+    @abstractmethod
+    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
+        """``INSERT`` into ``table`` that skips rows whose primary key is already stored."""
+
+    def _stored_spans(self, connection: Connection, keys: set[SpanKey]) -> Iterator[SpanRecord]:
+        trace_ids = sorted({trace_id for trace_id, _ in keys})
+        rows = connection.execute(sa.select(spans).where(s.trace_id.in_(trace_ids)))
+        for row in rows:
+            if (row.trace_id, row.span_id) in keys:
+                yield span_from_row(row)
+
+    def _create_spans(self, batch: list[SpanRecord]) -> int:
+        now = utc_now()
+        keys = {span.key for span in batch}
+        with self._writing() as connection:
+            existing = {span.key for span in self._stored_spans(connection, keys)}
+            new = [span for span in batch if span.key not in existing]
+            if new:
+                connection.execute(
+                    self.insert_ignoring_conflicts(spans),
+                    [span_values(span, now, now) for span in new],
+                )
+            return len(new)
+
+    def _update_spans(self, updates: list[SpanUpdate]) -> int:
+        now = utc_now()
+        with self._writing() as connection:
+            stored = {
+                span.key: span for span in self._stored_spans(connection, {u.key for u in updates})
+            }
+            changed = apply_updates(stored, updates)
+            statement = (
+                sa.update(spans)
+                .where(s.trace_id == sa.bindparam("key_trace"))
+                .where(s.span_id == sa.bindparam("key_span"))
+                .values({name: sa.bindparam(name, type_=s[name].type) for name in _UPDATABLE})
+            )
+            rows = []
+            for (trace_id, span_id), span in changed.items():
+                values = {name: getattr(span, name) for name in _UPDATABLE}
+                values.update(updated_at=now, key_trace=trace_id, key_span=span_id)
+                rows.append(values)
+            connection.execute(statement, rows)
+            return len(changed)
+
+    def _get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        query = sa.select(spans).where(s.trace_id == trace_id, s.span_id == span_id)
+        with self._reading() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else span_from_row(row)
+
+    def _get_trace_spans(self, trace_id: str, *, roots_only: bool) -> list[SpanRecord]:
+        query = sa.select(spans).where(s.trace_id == trace_id)
+        if roots_only:
+            query = query.where(s.parent_span_id.is_(None))
+        query = query.order_by(s.started_at, s.span_id)
+        with self._reading() as connection:
+            return [span_from_row(row) for row in connection.execute(query)]
+
+    def _list_traces(
+        self, filters: TraceFilters, pagination: Pagination, order_by: TraceOrderBy
+    ) -> tuple[list[TraceSummary], int]:
+        root: Any = spans.alias("root")  # a second name: child_error_exists aliases spans
+        clauses = trace_filter_clauses(root, filters)
+        moment = root.c[order_by.field]
+        if order_by.direction == "desc":  # running spans (NULL ended_at) first
+            ordering = [moment.desc().nulls_first(), root.c.span_id.desc(), root.c.trace_id.desc()]
+        else:  # and last
+            ordering = [moment.asc().nulls_last(), root.c.span_id.asc(), root.c.trace_id.asc()]
+        query = (
+            sa.select(root, child_error_exists(root).label("has_child_error"))
+            .where(*clauses)
+            .order_by(*ordering)
+            .limit(pagination.limit)
+            .offset(pagination.offset)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+            if len(rows) < pagination.limit and (rows or pagination.offset == 0):
+                total = pagination.offset + len(rows)
+            else:
+                total = connection.execute(
+                    sa.select(sa.func.count()).select_from(root).where(*clauses)
+                ).scalar_one()
+        data = [
+            span_from_row(row, TraceSummary, has_child_error=bool(row.has_child_error))
+            for row in rows
+        ]
+        return data, int(total)
+
+    def _delete_traces(self, trace_ids: list[str]) -> int:
+        doomed = s.trace_id.in_(trace_ids)
+        with self._writing() as connection:
+            count = connection.execute(
+                sa.select(sa.func.count()).select_from(spans).where(doomed)
+            ).scalar_one()
+            if count:
+                connection.execute(sa.delete(spans).where(doomed))
+            return int(count)

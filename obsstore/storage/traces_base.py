@@ -1,0 +1,152 @@
+"""The traces half of the storage contract, and the argument handling every backend shares."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from obsstore.errors import InvalidArgumentError, NotFoundError
+from obsstore.models._fields import reject_control_chars
+from obsstore.models.queries import Pagination
+from obsstore.models.traces import (
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
+    TraceOrderBy,
+    TraceRecord,
+    TracesPage,
+    TraceSummary,
+)
+
+SpanKey = tuple[str, str]
+_spans_adapter: TypeAdapter[list[SpanRecord]] = TypeAdapter(list[SpanRecord])
+_updates_adapter: TypeAdapter[list[SpanUpdate]] = TypeAdapter(list[SpanUpdate])
+
+
+def unique_spans(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """The batch without later repeats of a key: the first write wins inside a batch too."""
+    seen: set[SpanKey] = set()
+    unique = []
+    for span in spans:
+        if span.key not in seen:
+            seen.add(span.key)
+            unique.append(span)
+    return unique
+
+
+def apply_updates(
+    stored: Mapping[SpanKey, SpanRecord], updates: Sequence[SpanUpdate]
+) -> dict[SpanKey, SpanRecord]:
+    """The spans after ``updates`` (in order), each validated as a whole; ``NotFoundError``
+    naming every missing key when an update names a span that is not stored."""
+    missing = sorted({u.key for u in updates if u.key not in stored})
+    if missing:
+        raise NotFoundError(
+            "no such spans (trace_id, span_id): " + ", ".join(map(repr, missing)),
+            missing=list(missing),
+        )
+    result: dict[SpanKey, SpanRecord] = {}
+    for update in updates:
+        current = result.get(update.key) or stored[update.key]
+        merged = {**current.model_dump(exclude={"status"}), **update.changes()}
+        result[update.key] = SpanRecord.model_validate(merged)
+    return result
+
+
+def _check_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{what} must be a non-empty string")
+    try:
+        return reject_control_chars(value)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{what} {exc}") from None
+
+
+class TraceStorage(ABC):
+    """Spans and traces: create, update, fetch, list and delete, on every backend alike."""
+
+    def batch_create_spans(self, spans: Iterable[SpanRecord | Mapping[str, Any]]) -> int:
+        """Store new spans atomically; returns how many were new. A span whose key is already
+        stored (or appears earlier in the batch) is skipped: the first write wins."""
+        items = spans if isinstance(spans, list) else list(spans)
+        batch = unique_spans(_spans_adapter.validate_python(items))
+        return self._create_spans(batch) if batch else 0
+
+    def batch_update_spans(self, updates: Iterable[SpanUpdate | Mapping[str, Any]]) -> int:
+        """Apply the given fields of each update atomically; returns spans updated. Any update
+        naming a missing span raises ``NotFoundError`` (listing them) and nothing is applied."""
+        items = updates if isinstance(updates, list) else list(updates)
+        batch = _updates_adapter.validate_python(items)
+        return self._update_spans(batch) if batch else 0
+
+    def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
+        return self._get_span(_check_id(trace_id, "trace_id"), _check_id(span_id, "span_id"))
+
+    def get_root_span(self, trace_id: str) -> SpanRecord | None:
+        """The span of the trace without a parent (the earliest, should there be several)."""
+        spans = self._get_trace_spans(_check_id(trace_id, "trace_id"), roots_only=True)
+        return spans[0] if spans else None
+
+    def get_trace(self, trace_id: str) -> TraceRecord | None:
+        spans = self._get_trace_spans(_check_id(trace_id, "trace_id"), roots_only=False)
+        return TraceRecord(trace_id=trace_id, spans=spans) if spans else None
+
+    def list_traces(
+        self,
+        filters: TraceFilters | Mapping[str, Any] | None = None,
+        pagination: Pagination | Mapping[str, Any] | None = None,
+        order_by: TraceOrderBy | Mapping[str, Any] | None = None,
+    ) -> TracesPage:
+        """Root spans matching ``filters``, each with its status and ``has_child_error``."""
+        page = Pagination.model_validate(pagination or {})
+        data, total = self._list_traces(
+            TraceFilters.model_validate(filters or {}),
+            page,
+            TraceOrderBy.model_validate(order_by or {}),
+        )
+        return TracesPage(
+            data=data,
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+            has_more=page.offset + len(data) < total,
+        )
+
+    def batch_delete_traces(self, trace_ids: Iterable[str]) -> int:
+        """Delete every span of the given traces; returns spans deleted. Unknown ids are fine."""
+        if isinstance(trace_ids, str):
+            raise InvalidArgumentError("batch_delete_traces takes a list of trace ids")
+        ids = sorted({_check_id(t, "trace_id") for t in trace_ids})
+        return self._delete_traces(ids) if ids else 0
+
+    # --- backend implementations ---------------------------------------------------------
+    @abstractmethod
+    def _create_spans(self, spans: list[SpanRecord]) -> int: ...
+
+    @abstractmethod
+    def _update_spans(self, updates: list[SpanUpdate]) -> int: ...
+
+    @abstractmethod
+    def _get_span(self, trace_id: str, span_id: str) -> SpanRecord | None: ...
+
+    @abstractmethod
+    def _get_trace_spans(self, trace_id: str, *, roots_only: bool) -> list[SpanRecord]:
+        """Spans of the trace ordered by started_at, then span_id."""
+
+    @abstractmethod
+    def _list_traces(
+        self, filters: TraceFilters, pagination: Pagination, order_by: TraceOrderBy
+    ) -> tuple[list[TraceSummary], int]: ...
+
+    @abstractmethod
+    def _delete_traces(self, trace_ids: list[str]) -> int: ...
+
+
+def trace_sort_key(order_by: TraceOrderBy, span: SpanRecord) -> tuple[Any, ...]:
+    """Sort key of list_traces, ascending; running spans (no ended_at) count as latest."""
+    moment: datetime | None = getattr(span, order_by.field)
+    return (moment is None, moment or datetime.min, span.span_id, span.trace_id)
