@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from obsstore import MetricsStorage, create_storage
+from obsstore import MetricsStorage, ObservabilityStorage, create_storage
 from tests.support.postgres import PostgresServer, find_server, scratch_database
 
 BACKENDS = ("memory", "sqlite", "duckdb", "postgresql")
@@ -86,3 +86,17 @@ def sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     if sql_backend == "postgresql":
         return str(request.getfixturevalue("fresh_postgres_url"))
     return url_for(sql_backend, tmp_path, request)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def reference_and_candidate(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[ObservabilityStorage, ObservabilityStorage]]:
+    """The memory reference and an initialised storage of each SQL backend, for differential
+    tests (which clear both at the start of every example)."""
+    with (
+        create_storage("memory") as reference,
+        create_storage(url_for(request.param, tmp_path, request)) as candidate,
+    ):
+        candidate.init()
+        yield reference, candidate

@@ -44,18 +44,35 @@ class TraceStatus(str, Enum):
         return self.value
 
 
-# Everything a span carries besides its key; shared by SpanRecord and SpanUpdate.
-SPAN_TEXT_FIELDS = (
-    "entity_type", "entity_id", "entity_name", "user_id", "organization_id", "resource_id",
-    "run_id", "session_id", "thread_id", "request_id", "environment", "service_name", "source",
-)  # fmt: skip
 SPAN_JSON_FIELDS = ("input", "output", "error", "metadata", "attributes", "scope")
 
 
-class _SpanFields(BaseModel):
-    """The writable fields of a span (all optional here; SpanRecord makes some required)."""
+class _Attribution(BaseModel):
+    """Who and what a span belongs to: plain text fields, stored and filtered as columns."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity_type: ResourceText | None = None
+    entity_id: ResourceText | None = None
+    entity_name: ResourceText | None = None
+    user_id: ResourceText | None = None
+    organization_id: ResourceText | None = None
+    resource_id: ResourceText | None = None
+    run_id: ResourceText | None = None
+    session_id: ResourceText | None = None
+    thread_id: ResourceText | None = None
+    request_id: ResourceText | None = None
+    environment: ResourceText | None = None
+    service_name: ResourceText | None = None
+    source: ResourceText | None = None
+
+
+# The attribution fields, which are text columns of the spans table.
+SPAN_TEXT_FIELDS = tuple(_Attribution.model_fields)
+
+
+class _SpanFields(_Attribution):
+    """The writable fields of a span (all optional here; SpanRecord makes some required)."""
 
     parent_span_id: Identifier | None = None
     name: MetricName | None = None
@@ -70,19 +87,6 @@ class _SpanFields(BaseModel):
     attributes: JsonObject = None
     scope: JsonObject = None
     tags: Tags | None = None
-    entity_type: ResourceText | None = None
-    entity_id: ResourceText | None = None
-    entity_name: ResourceText | None = None
-    user_id: ResourceText | None = None
-    organization_id: ResourceText | None = None
-    resource_id: ResourceText | None = None
-    run_id: ResourceText | None = None
-    session_id: ResourceText | None = None
-    thread_id: ResourceText | None = None
-    request_id: ResourceText | None = None
-    environment: ResourceText | None = None
-    service_name: ResourceText | None = None
-    source: ResourceText | None = None
 
 
 class SpanRecord(_SpanFields):
@@ -163,7 +167,7 @@ class TraceRecord(BaseModel):
     spans: list[SpanRecord]
 
 
-class TraceFilters(BaseModel):
+class TraceFilters(_Attribution):
     """Which traces ``list_traces`` shows (root spans); set fields combine with AND.
     ``tags``: the root span has all of them. ``metadata``: each key of the root span's metadata
     equals the given scalar, types respected (5 matches 5 and 5.0, never "5")."""
@@ -173,19 +177,6 @@ class TraceFilters(BaseModel):
     trace_id: Identifier | None = None
     name: MetricName | None = None
     span_type: MetricName | None = None
-    entity_type: ResourceText | None = None
-    entity_id: ResourceText | None = None
-    entity_name: ResourceText | None = None
-    user_id: ResourceText | None = None
-    organization_id: ResourceText | None = None
-    resource_id: ResourceText | None = None
-    run_id: ResourceText | None = None
-    session_id: ResourceText | None = None
-    thread_id: ResourceText | None = None
-    request_id: ResourceText | None = None
-    environment: ResourceText | None = None
-    service_name: ResourceText | None = None
-    source: ResourceText | None = None
     status: TraceStatus | None = None
     has_child_error: bool | None = None
     start_time: UtcDatetime | None = None

@@ -8,17 +8,13 @@ float rounding, everything else exactly)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obsstore import MetricsStorage, create_storage
-from tests.conftest import SQL_BACKENDS, url_for
+from obsstore import MetricsStorage
 from tests.contract.helpers import T0
 
 NAMES = ["a", "B", "b.c", "ü", "a_"]
@@ -156,18 +152,6 @@ def assert_same(kind: str, got: Any, expected: Any) -> None:
         assert math.isclose(g.value, e.value, rel_tol=1e-9, abs_tol=1e-6), (g, e)
 
 
-@pytest.fixture(params=SQL_BACKENDS)
-def pair(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[MetricsStorage, MetricsStorage]]:
-    with (
-        create_storage("memory") as reference,
-        create_storage(url_for(request.param, tmp_path, request)) as candidate,
-    ):
-        candidate.init()
-        yield reference, candidate
-
-
 @settings(
     max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "150")),
     deadline=None,
@@ -178,11 +162,11 @@ def pair(
     queries=queries,
 )
 def test_backends_agree_with_the_reference(
-    pair: tuple[MetricsStorage, MetricsStorage],
+    reference_and_candidate: tuple[MetricsStorage, MetricsStorage],
     batches: list[list[dict[str, Any]]],
     queries: list[tuple[Any, ...]],
 ) -> None:
-    reference, candidate = pair
+    reference, candidate = reference_and_candidate
     reference.dangerously_clear_all()
     candidate.dangerously_clear_all()
     for batch in batches:

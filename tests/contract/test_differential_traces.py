@@ -7,17 +7,13 @@ write times created_at and updated_at are the backends' own and are left out).""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obsstore import NotFoundError, ObservabilityStorage, ValidationError, create_storage
-from tests.conftest import SQL_BACKENDS, url_for
+from obsstore import NotFoundError, ObservabilityStorage, ValidationError
 from tests.contract.test_traces import T0
 
 TRACES = ["t1", "t2", "T1"]
@@ -149,18 +145,6 @@ def outcome(storage: ObservabilityStorage, operation: tuple[Any, ...]) -> Any:
         return ("invalid",)
 
 
-@pytest.fixture(params=SQL_BACKENDS)
-def pair(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[ObservabilityStorage, ObservabilityStorage]]:
-    with (
-        create_storage("memory") as reference,
-        create_storage(url_for(request.param, tmp_path, request)) as candidate,
-    ):
-        candidate.init()
-        yield reference, candidate
-
-
 @settings(
     max_examples=int(os.environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "150")),
     deadline=None,
@@ -173,11 +157,11 @@ def pair(
     operations=operations,
 )
 def test_span_backends_agree_with_the_reference(
-    pair: tuple[ObservabilityStorage, ObservabilityStorage],
+    reference_and_candidate: tuple[ObservabilityStorage, ObservabilityStorage],
     seed: list[dict[str, Any]],
     operations: list[tuple[Any, ...]],
 ) -> None:
-    reference, candidate = pair
+    reference, candidate = reference_and_candidate
     reference.dangerously_clear_all()
     candidate.dangerously_clear_all()
     for operation in [("create", seed), *operations]:
