@@ -21,6 +21,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.storage import Capabilities, MetricsStorage, StrategyInfo, create_storage
+from obsstore.writer import MetricsWriter, WriterStats
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,7 @@ __all__ = [
     "MetricType",
     "MetricsPage",
     "MetricsStorage",
+    "MetricsWriter",
     "NotFoundError",
     "ObsstoreError",
     "OrderBy",
@@ -43,6 +45,7 @@ __all__ = [
     "StorageUnavailableError",
     "StrategyInfo",
     "ValidationError",
+    "WriterStats",
     "__version__",
     "create_storage",
 ]
