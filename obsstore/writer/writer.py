@@ -209,12 +209,13 @@ class MetricsWriter:
             dropped = self._buffer.add(items, segment, now)
             self._accepted += len(items)
             self._record_dropped(dropped)
+            dropped_total = self._dropped
             self._ensure_thread()
             queued = self._buffer.queued
             if queued == len(items) or queued >= self.settings.batch_size:
                 self._wake.notify()  # a first record starts the clock; a full batch goes now
         if dropped:
-            self._warn_dropped(len(dropped))
+            self._warn_dropped(len(dropped), dropped_total)
         if spool_error is not None:
             self._log.log(
                 "spool",
@@ -231,15 +232,16 @@ class MetricsWriter:
     def _replay(self) -> None:
         assert self._spool is not None
         adopted = self._spool.adopt_orphans()
-        now = time.monotonic()
-        dropped_total = 0
+        overdue = time.monotonic() - self.settings.flush_interval_seconds  # written at once
+        dropped_now = 0
         with self._lock:
             for segment, records in adopted:
-                dropped = self._buffer.add(records, segment, now)
+                dropped = self._buffer.add(records, segment, overdue)
                 self._accepted += len(records)
                 self._replayed += len(records)
                 self._record_dropped(dropped)
-                dropped_total += len(dropped)
+                dropped_now += len(dropped)
+            dropped_total = self._dropped
             if self._replayed:
                 self._ensure_thread()
         if self._replayed:
@@ -249,8 +251,8 @@ class MetricsWriter:
                 len(adopted),
                 self.settings.spool_dir,
             )
-        if dropped_total:
-            self._warn_dropped(dropped_total)
+        if dropped_now:
+            self._warn_dropped(dropped_now, dropped_total)
 
     def _record_dropped(self, dropped: list[Entry]) -> None:
         """Account for entries dropped by the buffer (under the lock)."""
@@ -270,7 +272,7 @@ class MetricsWriter:
             if segment is not None:
                 self._spool.release(segment, count)
 
-    def _warn_dropped(self, count: int) -> None:
+    def _warn_dropped(self, count: int, total: int) -> None:
         self._log.log(
             "dropped",
             logging.WARNING,
@@ -278,7 +280,7 @@ class MetricsWriter:
             "all); the database is not keeping up or is unavailable",
             self.settings.max_pending,
             count,
-            self._dropped,
+            total,
         )
 
     # --- the background thread -----------------------------------------------------------
@@ -377,9 +379,10 @@ class MetricsWriter:
             delay = backoff_delay(self._consecutive_failures, self._rng)
             self._retry_at = time.monotonic() + delay
             pending = len(self._buffer)
+            dropped_total = self._dropped
             self._progress.notify_all()
         if dropped:
-            self._warn_dropped(len(dropped))
+            self._warn_dropped(len(dropped), dropped_total)
         if is_transient(error):
             self._log.log(
                 "unavailable",
