@@ -36,6 +36,7 @@ from obsstore.storage import (
     TraceStorage,
     create_storage,
 )
+from obsstore.writer import MetricsWriter, WriterStats
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "MetricType",
     "MetricsPage",
     "MetricsStorage",
+    "MetricsWriter",
     "NotFoundError",
     "ObservabilityStorage",
     "ObsstoreError",
@@ -68,6 +70,7 @@ __all__ = [
     "TraceSummary",
     "TracesPage",
     "ValidationError",
+    "WriterStats",
     "__version__",
     "create_storage",
 ]

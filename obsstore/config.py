@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     batch_interval: int = Field(5000, ge=1, le=86_400_000)  # milliseconds
     max_pending: int = Field(100_000, ge=1, le=100_000_000)
     spool_dir: Path | None = None
+
+    @field_validator("spool_dir", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # An exported but empty variable would otherwise become Path("."): spool into the cwd.
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 def load_settings() -> Settings:

@@ -95,6 +95,8 @@ def test_missing_schema_says_how_to_create_it(
     with create_storage(url) as storage:
         with pytest.raises(SchemaError, match="init"):
             storage.count_metrics()
+        with pytest.raises(SchemaError, match="init"):
+            storage.batch_record_metrics([point("a")])
 
 
 def test_a_closed_storage_refuses_work(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ installed."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -159,4 +160,7 @@ class DuckDBStorage(SQLStorage):
             after = connection.execute(sa.select(sa.func.count()).select_from(metrics))
             return int(after.scalar_one()) - existing
         finally:
-            raw.unregister(_ARROW_BATCH)
+            # In a transaction the error aborted, unregister fails too; that must not hide the
+            # error itself (a missing table is a SchemaError). The next register replaces it.
+            with contextlib.suppress(duckdb.TransactionException):
+                raw.unregister(_ARROW_BATCH)

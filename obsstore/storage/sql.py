@@ -179,21 +179,23 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         try:
             yield
         except sa.exc.DBAPIError as exc:
-            where = self.url.render_as_string(hide_password=True)
             cause: BaseException = exc.orig if exc.orig is not None else exc
-            if exc.connection_invalidated or self.is_unavailable(cause):
-                raise StorageUnavailableError(f"{self.kind} database {where}: {cause}") from exc
-            if self.is_missing_schema(cause):
-                raise SchemaError(
-                    f"{self.kind} database {where} has no obsstore schema; call storage.init() "
-                    "or run `alembic upgrade head`"
-                ) from exc
+            self._raise_typed(cause, exc, invalidated=exc.connection_invalidated)
             raise
         except Exception as exc:
-            if self.is_unavailable(exc):
-                where = self.url.render_as_string(hide_password=True)
-                raise StorageUnavailableError(f"{self.kind} database {where}: {exc}") from exc
+            # Bulk-write hooks use the driver directly, so driver errors arrive unwrapped too.
+            self._raise_typed(exc, exc, invalidated=False)
             raise
+
+    def _raise_typed(self, cause: BaseException, error: Exception, *, invalidated: bool) -> None:
+        where = self.url.render_as_string(hide_password=True)
+        if invalidated or self.is_unavailable(cause):
+            raise StorageUnavailableError(f"{self.kind} database {where}: {cause}") from error
+        if self.is_missing_schema(cause):
+            raise SchemaError(
+                f"{self.kind} database {where} has no obsstore schema; call storage.init() "
+                "or run `alembic upgrade head`"
+            ) from error
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -1,0 +1,77 @@
+"""The records a writer has accepted but not stored: a FIFO queue plus the one batch in flight.
+
+Every record gets a sequence number when accepted, so ``flush()`` can tell when everything
+accepted before it was resolved. Not thread-safe: the writer calls it under its lock."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from obsstore.models import MetricRecord
+
+
+class Entry(NamedTuple):
+    seq: int  # acceptance order, from 0
+    record: MetricRecord
+    segment: int | None  # the spool segment holding it, if any
+    arrived: float  # monotonic seconds
+
+
+class PendingBuffer:
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self.next_seq = 0
+        self.in_flight: list[Entry] = []
+        self._queue: deque[Entry] = deque()
+
+    def __len__(self) -> int:
+        return len(self._queue) + len(self.in_flight)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def oldest_arrival(self) -> float | None:
+        return self._queue[0].arrived if self._queue else None
+
+    def first_unresolved(self) -> int:
+        """The lowest seq neither stored nor dropped (``next_seq`` when there is none).
+        The batch in flight came off the front of the queue, so it is older than the queue."""
+        if self.in_flight:
+            return self.in_flight[0].seq
+        return self._queue[0].seq if self._queue else self.next_seq
+
+    def add(self, records: Sequence[MetricRecord], segment: int | None, now: float) -> list[Entry]:
+        """Queue ``records``; returns the oldest queued entries dropped to stay in bounds."""
+        first = self.next_seq
+        self._queue.extend(
+            Entry(first + offset, record, segment, now) for offset, record in enumerate(records)
+        )
+        self.next_seq = first + len(records)
+        return self._trim()
+
+    def take(self, size: int) -> list[Entry]:
+        """Move up to ``size`` of the oldest entries into flight."""
+        count = min(size, len(self._queue))
+        self.in_flight = [self._queue.popleft() for _ in range(count)]
+        return self.in_flight
+
+    def complete(self) -> list[Entry]:
+        """The batch in flight was stored."""
+        done, self.in_flight = self.in_flight, []
+        return done
+
+    def restore(self) -> list[Entry]:
+        """The batch in flight failed: it goes back to the front of the queue. Returns what
+        was dropped to stay in bounds, oldest first (so this batch goes before newer ones)."""
+        self._queue.extendleft(reversed(self.in_flight))
+        self.in_flight = []
+        return self._trim()
+
+    def _trim(self) -> list[Entry]:
+        # Only queued entries count: the batch in flight may yet be stored, so while it is out
+        # memory holds at most max_pending + one batch.
+        excess = len(self._queue) - self.max_pending
+        return [self._queue.popleft() for _ in range(excess)] if excess > 0 else []

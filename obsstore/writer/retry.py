@@ -1,0 +1,40 @@
+"""How long to wait before retrying a failed batch, and which failures are expected outages."""
+
+from __future__ import annotations
+
+import random
+
+import sqlalchemy as sa
+
+from obsstore.errors import StorageUnavailableError
+
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 30.0
+
+# Outages a retry can outlast: obsstore's own typed error, and driver-level disconnects or pool
+# timeouts that reached the writer without being translated.
+_TRANSIENT = (
+    StorageUnavailableError,
+    sa.exc.OperationalError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, _TRANSIENT)
+
+
+def backoff_delay(
+    failures: int,
+    rng: random.Random,
+    *,
+    base: float = BACKOFF_BASE_SECONDS,
+    cap: float = BACKOFF_CAP_SECONDS,
+) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: exponential, capped, with
+    jitter over the upper half so writers that failed together do not retry together."""
+    ceiling = min(cap, base * 2.0 ** min(max(failures, 1) - 1, 32))
+    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
