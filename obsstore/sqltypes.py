@@ -14,10 +14,13 @@ from sqlalchemy.engine import Dialect
 
 from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
 
+# ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on. One
+# encoder for the process: json.dumps() with options builds a new encoder on every call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
 
 def dump_json(value: Any) -> str:
-    # ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _encode_json(value)
 
 
 def _naive_utc(value: datetime) -> datetime:

@@ -81,7 +81,8 @@ class Queries:
         return self.connection.execute(
             "SELECT name, time_bucket(INTERVAL 1 HOUR, timestamp, TIMESTAMP '1970-01-01') AS bucket,"
             " labels->>'$.route' AS route, avg(value), count(*) FROM obsstore_metrics"
-            " WHERE name = ? AND timestamp >= ? AND timestamp <= ? GROUP BY ALL",
+            " WHERE name = ? AND timestamp >= ? AND timestamp <= ? GROUP BY ALL"
+            " ORDER BY name, route NULLS FIRST, bucket",
             [name, _naive(start), _naive(end)],
         ).fetchall()
 
@@ -89,14 +90,16 @@ class Queries:
         return self.connection.execute(
             "SELECT name, time_bucket(INTERVAL 1 HOUR, timestamp, TIMESTAMP '1970-01-01') AS bucket,"
             " service_name, avg(value), count(*) FROM obsstore_metrics"
-            " WHERE timestamp >= ? AND timestamp <= ? GROUP BY ALL",
+            " WHERE timestamp >= ? AND timestamp <= ? GROUP BY ALL"
+            " ORDER BY name, service_name NULLS FIRST, bucket",
             [_naive(start), _naive(end)],
         ).fetchall()
 
     def p95_by_service(self, start: datetime, end: datetime) -> list[Any]:
         return self.connection.execute(
             "SELECT name, service_name, quantile_cont(value, 0.95), count(*)"
-            " FROM obsstore_metrics WHERE timestamp >= ? AND timestamp <= ? GROUP BY ALL",
+            " FROM obsstore_metrics WHERE timestamp >= ? AND timestamp <= ? GROUP BY ALL"
+            " ORDER BY name, service_name NULLS FIRST",
             [_naive(start), _naive(end)],
         ).fetchall()
 

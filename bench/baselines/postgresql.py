@@ -85,7 +85,8 @@ class Queries:
         return self.connection.execute(
             "SELECT name, date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'),"
             " labels->>'route', avg(value), count(*) FROM obsstore_metrics"
-            " WHERE name = %s AND timestamp >= %s AND timestamp <= %s GROUP BY 1, 2, 3",
+            " WHERE name = %s AND timestamp >= %s AND timestamp <= %s GROUP BY 1, 2, 3"
+            """ ORDER BY 1, labels->>'route' COLLATE "C" NULLS FIRST, 2""",
             (name, start, end),
         ).fetchall()
 
@@ -93,7 +94,8 @@ class Queries:
         return self.connection.execute(
             "SELECT name, date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'),"
             " service_name, avg(value), count(*) FROM obsstore_metrics"
-            " WHERE timestamp >= %s AND timestamp <= %s GROUP BY 1, 2, 3",
+            " WHERE timestamp >= %s AND timestamp <= %s GROUP BY 1, 2, 3"
+            " ORDER BY 1, 3 NULLS FIRST, 2",
             (start, end),
         ).fetchall()
 
@@ -101,6 +103,6 @@ class Queries:
         return self.connection.execute(
             "SELECT name, service_name, percentile_cont(0.95) WITHIN GROUP (ORDER BY value),"
             " count(*) FROM obsstore_metrics WHERE timestamp >= %s AND timestamp <= %s"
-            " GROUP BY 1, 2",
+            " GROUP BY 1, 2 ORDER BY 1, 2 NULLS FIRST",
             (start, end),
         ).fetchall()

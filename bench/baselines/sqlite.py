@@ -80,7 +80,8 @@ class Queries:
         return self.connection.execute(
             "SELECT name, timestamp - timestamp % ? AS bucket, json_extract(labels, '$.route') AS route,"
             " avg(value), count(*) FROM obsstore_metrics"
-            " WHERE name = ? AND timestamp >= ? AND timestamp <= ? GROUP BY name, bucket, route",
+            " WHERE name = ? AND timestamp >= ? AND timestamp <= ? GROUP BY name, bucket, route"
+            " ORDER BY name, route NULLS FIRST, bucket",
             (HOUR_US, name, _us(start), _us(end)),
         ).fetchall()
 
@@ -88,7 +89,7 @@ class Queries:
         return self.connection.execute(
             "SELECT name, timestamp - timestamp % ? AS bucket, service_name, avg(value), count(*)"
             " FROM obsstore_metrics WHERE timestamp >= ? AND timestamp <= ?"
-            " GROUP BY name, bucket, service_name",
+            " GROUP BY name, bucket, service_name ORDER BY name, service_name NULLS FIRST, bucket",
             (HOUR_US, _us(start), _us(end)),
         ).fetchall()
 
@@ -109,7 +110,7 @@ class Queries:
                    max(n)
             FROM ranked
             WHERE rank IN (CAST(position AS INTEGER), CAST(position AS INTEGER) + (position > CAST(position AS INTEGER)))
-            GROUP BY name, service_name
+            GROUP BY name, service_name ORDER BY name, service_name NULLS FIRST
             """,
             (_us(start), _us(end)),
         ).fetchall()

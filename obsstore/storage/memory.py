@@ -10,6 +10,8 @@ import math
 import threading
 from array import array
 from collections.abc import Callable, Iterable
+from itertools import accumulate, chain, compress, repeat
+from operator import attrgetter, floordiv, is_not, sub
 from typing import Any
 
 from obsstore.models import (
@@ -22,6 +24,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models._fields import EPOCH, ONE_MICROSECOND, from_epoch_us
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.base import (
@@ -34,6 +37,31 @@ from obsstore.storage.base import (
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _NO_MATCH = -1
+_record = trusted_builder(MetricRecord)
+_point = trusted_builder(AggregatePoint)
+_ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
+_NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labels")
+_ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
+_SERVICE, _TRACE, _SPAN = attrgetter("service_name"), attrgetter("trace_id"), attrgetter("span_id")
+_BOUNDS, _COUNTS = attrgetter("bucket_boundaries"), attrgetter("bucket_counts")
+
+
+def _label_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(labels.items())
+
+
+_EPOCHS, _MICROSECONDS = repeat(EPOCH), repeat(ONE_MICROSECOND)
+_ARRAY_COLUMNS = (
+    "timestamp",
+    "value",
+    "name",
+    "type",
+    "labels",
+    "organization_id",
+    "environment",
+    "service_name",
+    "bounds",
+)
 
 
 class _Interner:
@@ -49,6 +77,24 @@ class _Interner:
             code = self.codes[value] = len(self.values)
             self.values.append(value)
         return code
+
+    def codes_of(
+        self,
+        values: Iterable[Any],
+        key: Callable[[Any], Any] | None = None,
+        keys: Iterable[Any] | None = None,
+    ) -> list[int]:
+        """``code`` of each value (or of ``key(value)``, which ``keys`` may hold already), in
+        one C-level lookup pass when all are known already."""
+        values = list(values)
+        if keys is None:
+            keys = values if key is None else map(key, values)
+        found = list(map(self.codes.get, keys))
+        if None in found:
+            for i, code in enumerate(found):
+                if code is None:
+                    found[i] = self.code(values[i] if key is None else key(values[i]))
+        return found  # type: ignore[return-value]
 
     def find(self, value: Any) -> int:
         return self.codes.get(value, _NO_MATCH)
@@ -70,7 +116,11 @@ class _Columns:
         self.service_name = array("I")
         self.trace_id: list[str | None] = []
         self.span_id: list[str | None] = []
-        self.buckets: dict[str, tuple[list[float], list[int]]] = {}  # by id; histograms only
+        # Histogram buckets: the interned boundaries (0: none) and where the row's counts start
+        # in one flat array (-1: none); a row's counts are len(boundaries) + 1 long.
+        self.bounds = array("I")
+        self.counts_at = array("q")
+        self.counts = array("q")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,6 +138,7 @@ class MemoryStorage(MetricsStorage):
         self._lock = threading.RLock()
         self._strings = _Interner()
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
+        self._bucket_bounds = _Interner()  # tuple(bucket_boundaries) -> code
         self._cols = _Columns()
 
     def init(self) -> None:
@@ -104,48 +155,69 @@ class MemoryStorage(MetricsStorage):
     def _insert_metrics(self, records: list[MetricRecord]) -> int:
         with self._lock:
             cols = self._cols
-            new = [r for r in records if r.id not in cols.id_set]
-            string, label_set = self._strings.code, self._label_sets.code
-            cols.ids.extend(r.id for r in new)
-            cols.id_set.update(r.id for r in new)
-            cols.timestamp.extend((r.timestamp - EPOCH) // ONE_MICROSECOND for r in new)
-            cols.value.extend(r.value for r in new)
-            cols.name.extend(string(r.name) for r in new)
-            cols.type.extend(_TYPE_CODE[r.type] for r in new)
-            cols.labels.extend(label_set(tuple(r.labels.items())) for r in new)
-            cols.organization_id.extend(string(r.organization_id) for r in new)
-            cols.environment.extend(string(r.environment) for r in new)
-            cols.service_name.extend(string(r.service_name) for r in new)
-            cols.trace_id.extend(r.trace_id for r in new)
-            cols.span_id.extend(r.span_id for r in new)
-            for r in new:
-                if r.bucket_boundaries is not None and r.bucket_counts is not None:
-                    cols.buckets[r.id] = (list(r.bucket_boundaries), list(r.bucket_counts))
-            return len(new)
+            ids = list(map(_ID, records))
+            if not cols.id_set.isdisjoint(ids):
+                records = [r for r in records if r.id not in cols.id_set]
+                ids = list(map(_ID, records))
+            # Column by column with C-level map() calls: no Python code runs per record, and
+            # no per-record container outlives its lookup (surviving ones would trigger full
+            # garbage collections over everything the process holds).
+            string_codes = self._strings.codes_of
+            cols.ids.extend(ids)
+            cols.id_set.update(ids)
+            stamps = map(_TIMESTAMP, records)
+            cols.timestamp.extend(map(floordiv, map(sub, stamps, _EPOCHS), _MICROSECONDS))
+            cols.value.extend(map(_VALUE, records))
+            cols.name.extend(string_codes(map(_NAME, records)))
+            cols.type.extend(map(_TYPE_CODE.__getitem__, map(_TYPE, records)))
+            labels = list(map(_LABELS, records))
+            label_keys = map(tuple, map(dict.items, labels))  # C-level _label_key
+            cols.labels.extend(self._label_sets.codes_of(labels, _label_key, label_keys))
+            cols.organization_id.extend(string_codes(map(_ORGANIZATION, records)))
+            cols.environment.extend(string_codes(map(_ENVIRONMENT, records)))
+            cols.service_name.extend(string_codes(map(_SERVICE, records)))
+            cols.trace_id.extend(map(_TRACE, records))
+            cols.span_id.extend(map(_SPAN, records))
+            self._append_buckets(list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
+            return len(records)
+
+    def _append_buckets(self, bounds: list[Any], counts: list[Any]) -> None:
+        cols = self._cols
+        present = list(compress(range(len(bounds)), map(is_not, bounds, repeat(None))))
+        codes = [0] * len(bounds)
+        starts = [-1] * len(bounds)
+        if present:
+            used = [counts[i] for i in present]
+            found = self._bucket_bounds.codes_of([bounds[i] for i in present], tuple)
+            offsets = accumulate(map(len, used), initial=len(cols.counts))
+            for i, code, start in zip(present, found, offsets):  # noqa: B905 (offsets is longer)
+                codes[i], starts[i] = code, start
+            cols.counts.extend(chain.from_iterable(used))
+        cols.bounds.extend(codes)
+        cols.counts_at.extend(starts)
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
             doomed = set(self._matching_rows(filters))
             if doomed:
-                old, keep = self._cols, [i for i in range(len(self._cols)) if i not in doomed]
+                old = self._cols
+                keep = [i for i in range(len(old)) if i not in doomed]
                 self._cols = new = _Columns()
                 new.ids = [old.ids[i] for i in keep]
                 new.id_set = set(new.ids)
-                for column in (
-                    "timestamp",
-                    "value",
-                    "name",
-                    "type",
-                    "labels",
-                    "organization_id",
-                    "environment",
-                    "service_name",
-                ):
+                for column in _ARRAY_COLUMNS:
                     source = getattr(old, column)
                     setattr(new, column, array(source.typecode, (source[i] for i in keep)))
                 new.trace_id = [old.trace_id[i] for i in keep]
                 new.span_id = [old.span_id[i] for i in keep]
-                new.buckets = {k: v for k, v in old.buckets.items() if k in new.id_set}
+                for i in keep:
+                    start, width = (
+                        old.counts_at[i],
+                        len(self._bucket_bounds.values[old.bounds[i]] or ()),
+                    )
+                    new.counts_at.append(-1 if start < 0 else len(new.counts))
+                    if start >= 0:
+                        new.counts.extend(old.counts[start : start + width + 1])
             return len(doomed)
 
     # --- reads ---------------------------------------------------------------------------
@@ -187,7 +259,7 @@ class MemoryStorage(MetricsStorage):
 
     def _record(self, i: int) -> MetricRecord:
         cols, strings = self._cols, self._strings.values
-        buckets = cols.buckets.get(cols.ids[i])
+        bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
         return MetricRecord.model_construct(
             id=cols.ids[i],
             timestamp=from_epoch_us(cols.timestamp[i]),
@@ -200,8 +272,10 @@ class MemoryStorage(MetricsStorage):
             service_name=strings[cols.service_name[i]],
             trace_id=cols.trace_id[i],
             span_id=cols.span_id[i],
-            bucket_boundaries=list(buckets[0]) if buckets else None,
-            bucket_counts=list(buckets[1]) if buckets else None,
+            bucket_boundaries=None if bounds is None else list(bounds),
+            bucket_counts=None
+            if start < 0
+            else cols.counts[start : start + len(bounds) + 1].tolist(),
         )
 
     def _list_metrics(
@@ -245,12 +319,14 @@ class MemoryStorage(MetricsStorage):
             points = []
             for (name, bucket, *group_values), rows in groups.items():
                 points.append(
-                    AggregatePoint(
-                        name=strings[name],
-                        timestamp=None if bucket is None else from_epoch_us(bucket),
-                        group=dict(zip(aggregation.group_by, group_values, strict=True)),
-                        value=self._aggregate(aggregation, rows),
-                        count=len(rows),
+                    _point(
+                        {
+                            "name": strings[name],
+                            "timestamp": None if bucket is None else from_epoch_us(bucket),
+                            "group": dict(zip(aggregation.group_by, group_values, strict=True)),
+                            "value": self._aggregate(aggregation, rows),
+                            "count": len(rows),
+                        }
                     )
                 )
             return points

@@ -27,6 +27,7 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metrics
 from obsstore.sqlfuncs import (
@@ -74,22 +75,14 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
     return clauses
 
 
+_record = trusted_builder(MetricRecord)
+_point = trusted_builder(AggregatePoint)
+
+
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
-    return MetricRecord.model_construct(
-        id=row.id,
-        timestamp=row.timestamp,
-        name=row.name,
-        type=MetricType(row.type),
-        value=row.value,
-        labels=row.labels,
-        organization_id=row.organization_id,
-        environment=row.environment,
-        service_name=row.service_name,
-        trace_id=row.trace_id,
-        span_id=row.span_id,
-        bucket_boundaries=row.bucket_boundaries,
-        bucket_counts=row.bucket_counts,
-    )
+    values = row._asdict()
+    values["type"] = MetricType(values["type"])
+    return _record(values)
 
 
 class SQLStorage(MetricsStorage):
@@ -263,10 +256,21 @@ class SQLStorage(MetricsStorage):
         keys: list[Any] = [inner.c.name]
         if aggregation.interval is not None:
             keys.append(inner.c.bucket)
-        keys.extend(inner.c[f"g{i}"] for i in range(len(aggregation.group_by)))
-        query = sa.select(
-            *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
-        ).group_by(*keys)
+        groups = [inner.c[f"g{i}"] for i in range(len(aggregation.group_by))]
+        keys.extend(groups)
+        # Already in the contract's order (name, groups with missing values first, bucket), so
+        # the final sort in MetricsStorage.aggregate_metrics only confirms it.
+        ordering: list[Any] = [inner.c.name]
+        ordering += [code_point(group).nulls_first() for group in groups]
+        if aggregation.interval is not None:
+            ordering.append(inner.c.bucket)
+        query = (
+            sa.select(
+                *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
+            )
+            .group_by(*keys)
+            .order_by(*ordering)
+        )
         with self._reading() as connection:
             rows = connection.execute(query).all()
         has_bucket = aggregation.interval is not None
@@ -274,12 +278,14 @@ class SQLStorage(MetricsStorage):
         for row in rows:
             group_start = 2 if has_bucket else 1
             points.append(
-                AggregatePoint.model_construct(
-                    name=row[0],
-                    timestamp=row[1] if has_bucket else None,
-                    group=dict(zip(aggregation.group_by, row[group_start:-2], strict=True)),
-                    value=float(row[-2]),
-                    count=int(row[-1]),
+                _point(
+                    {
+                        "name": row[0],
+                        "timestamp": row[1] if has_bucket else None,
+                        "group": dict(zip(aggregation.group_by, row[group_start:-2], strict=True)),
+                        "value": float(row[-2]),
+                        "count": int(row[-1]),
+                    }
                 )
             )
         return points
@@ -343,30 +349,3 @@ def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
         "max": sa.func.max,
     }
     return simple[kind](value)
-
-
-def metric_rows(
-    records: list[MetricRecord],
-    timestamp: Any,
-    json: Any,
-) -> list[tuple[Any, ...]]:
-    """Records as tuples in the table's column order, for bulk paths that bypass SQLAlchemy's
-    type processing. ``timestamp`` and ``json`` convert to what the driver takes."""
-    return [
-        (
-            r.id,
-            timestamp(r.timestamp),
-            r.name,
-            r.type.value,
-            r.value,
-            json(r.labels),
-            r.organization_id,
-            r.environment,
-            r.service_name,
-            r.trace_id,
-            r.span_id,
-            None if r.bucket_boundaries is None else json(r.bucket_boundaries),
-            None if r.bucket_counts is None else json(r.bucket_counts),
-        )
-        for r in records
-    ]
