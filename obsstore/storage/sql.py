@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
 from itertools import repeat
 from typing import Any, ClassVar
 
@@ -40,6 +41,7 @@ from obsstore.sqlfuncs import (
     percentile_cont,
     time_bucket,
 )
+from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage import engines
 from obsstore.storage.base import MetricsStorage, prefix_upper_bound
 
@@ -49,10 +51,11 @@ _ORDER_COLUMNS = {"timestamp": m.timestamp, "name": m.name, "value": m.value}
 
 def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
+    # One value compares with "=": planners treat it best, and it needs no expanding IN.
     if filters.names is not None:
-        clauses.append(m.name.in_(filters.names))
+        clauses.append(_equal_or_in(m.name, filters.names))
     if filters.types is not None:
-        clauses.append(m.type.in_([t.value for t in filters.types]))
+        clauses.append(_equal_or_in(m.type, [t.value for t in filters.types]))
     if filters.start_time is not None:
         clauses.append(m.timestamp >= filters.start_time)
     if filters.end_time is not None:
@@ -64,6 +67,10 @@ def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
         if value is not None:
             clauses.append(m[column] == value)
     return clauses
+
+
+def _equal_or_in(column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    return column == values[0] if len(values) == 1 else column.in_(values)
 
 
 def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> list[Any]:
@@ -257,7 +264,8 @@ class SQLStorage(MetricsStorage):
         inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
         keys: list[Any] = [inner.c.name]
         if aggregation.interval is not None:
-            keys.append(inner.c.bucket)
+            # Raw database values: _aggregate_points converts each distinct bucket once.
+            keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()))
         groups = [inner.c[f"g{i}"] for i in range(len(aggregation.group_by))]
         keys.extend(groups)
         # In the contract's order (name, groups in code-point order with missing values first,
@@ -265,7 +273,7 @@ class SQLStorage(MetricsStorage):
         ordering: list[Any] = [inner.c.name]
         ordering += [code_point(group).nulls_first() for group in groups]
         if aggregation.interval is not None:
-            ordering.append(inner.c.bucket)
+            ordering.append(keys[1])
         query = (
             sa.select(
                 *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
@@ -275,7 +283,8 @@ class SQLStorage(MetricsStorage):
         )
         with self._reading() as connection:
             rows = connection.execute(query).all()
-        return _aggregate_points(rows, aggregation)
+            to_datetime = from_database_timestamp(connection.dialect.name)
+        return _aggregate_points(rows, aggregation, to_datetime)
 
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:
         query = (
@@ -319,14 +328,20 @@ class SQLStorage(MetricsStorage):
             return list(connection.execute(query).scalars())
 
 
-def _aggregate_points(rows: Sequence[Any], aggregation: Aggregation) -> list[AggregatePoint]:
+def _aggregate_points(
+    rows: Sequence[Any], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
+) -> list[AggregatePoint]:
     """Rows of (name, [bucket], group values..., value, count) as points, column by column
-    (indexing each Row in a Python loop cost more than the query on DuckDB)."""
+    (indexing each Row in a Python loop cost more than the query on DuckDB). Buckets come
+    raw from the database and repeat once per group: each distinct one is converted once."""
     if not rows:
         return []
     columns = list(zip(*rows, strict=True))
     has_bucket = aggregation.interval is not None
-    buckets = columns[1] if has_bucket else repeat(None)
+    buckets: Iterable[datetime | None] = repeat(None)
+    if has_bucket:
+        converted = {raw: to_datetime(raw) for raw in set(columns[1])}
+        buckets = map(converted.__getitem__, columns[1])
     keys = aggregation.group_by
     groups = zip(*columns[2 if has_bucket else 1 : -2], strict=True) if keys else repeat(())
     return [

@@ -40,7 +40,11 @@ def index_columns(connection: sa.Connection, table: str) -> dict[str, list[str]]
 
 def _applies_to(index: sa.Index, dialect: str) -> bool:
     condition = index._ddl_if  # set by .ddl_if(dialect=...) in obsstore.schema
-    return condition is None or condition.dialect is None or condition.dialect == dialect
+    if condition is None or condition.dialect is None:
+        return True
+    if isinstance(condition.dialect, str):
+        return bool(condition.dialect == dialect)
+    return dialect in condition.dialect  # a tuple of dialect names
 
 
 def schema_differences(connection: sa.Connection) -> list[Any]:
