@@ -75,11 +75,15 @@ def bucket_bounds_json(records: list[MetricRecord]) -> list[str | None]:
     return result
 
 
-def metric_columns(records: list[MetricRecord], *, epoch_us: bool) -> dict[str, list[Any]]:
+def metric_columns(
+    records: list[MetricRecord], *, epoch_us: bool, counts_as_json: bool = True
+) -> dict[str, list[Any]]:
     """Every column of ``obsstore_metrics`` as a list, in table order. Timestamps are aware
     datetimes, or integer microseconds since the epoch with ``epoch_us``; labels and buckets
-    are JSON text."""
+    are JSON text (bucket counts stay lists of ints without ``counts_as_json``, for a database
+    that turns them into JSON itself)."""
     get = {name: list(map(attrgetter(name), records)) for name in _TEXT_COLUMNS}
+    counts = list(map(attrgetter("bucket_counts"), records))
     timestamps: list[Any] = list(map(attrgetter("timestamp"), records))
     if epoch_us:
         timestamps = list(
@@ -98,7 +102,7 @@ def metric_columns(records: list[MetricRecord], *, epoch_us: bool) -> dict[str, 
         "trace_id": list(map(attrgetter("trace_id"), records)),
         "span_id": list(map(attrgetter("span_id"), records)),
         "bucket_boundaries": bucket_bounds_json(records),
-        "bucket_counts": list(map(_dump_or_none, map(attrgetter("bucket_counts"), records))),
+        "bucket_counts": counts if not counts_as_json else list(map(_dump_or_none, counts)),
     }
     assert list(columns) == COLUMNS
     return columns

@@ -108,7 +108,8 @@ class DuckDBStorage(SQLStorage):
         return isinstance(error, duckdb.CatalogException) and "does not exist" in str(error)
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
-        columns = metric_columns(records, epoch_us=pa is not None)
+        # With Arrow, bucket counts travel as list<int64> and DuckDB writes their JSON text.
+        columns = metric_columns(records, epoch_us=pa is not None, counts_as_json=pa is None)
         if pa is None:
             columns["timestamp"] = list(map(to_database_timestamp("duckdb"), columns["timestamp"]))
             rows = list(zip(*columns.values(), strict=True))
@@ -132,7 +133,11 @@ class DuckDBStorage(SQLStorage):
             raw.unregister(_ARROW_BATCH)
 
 
-_ARROW_TYPES = {"timestamp": pa.int64(), "value": pa.float64()} if pa is not None else {}
+_ARROW_TYPES = (
+    {"timestamp": pa.int64(), "value": pa.float64(), "bucket_counts": pa.list_(pa.int64())}
+    if pa is not None
+    else {}
+)
 
 
 def _count(connection: Connection) -> int:
@@ -145,9 +150,10 @@ def _insert_sql(connection: Connection, source: str | None) -> str:
         statement: Any = pg_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
     else:
         table = sa.table(source, *(sa.column(c) for c in COLUMNS))
+        selected = [sa.cast(c, sa.JSON()) if c.name == "bucket_counts" else c for c in table.c]
         statement = (
             pg_insert(metrics)
-            .from_select(COLUMNS, sa.select(*table.c))
+            .from_select(COLUMNS, sa.select(*selected))
             .on_conflict_do_nothing(index_elements=["id"])
         )
     return str(statement.compile(dialect=connection.dialect))

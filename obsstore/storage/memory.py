@@ -37,6 +37,7 @@ from obsstore.storage.base import (
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _NO_MATCH = -1
+_NO_EXEMPLAR = (None, None)
 _record = trusted_builder(MetricRecord)
 _point = trusted_builder(AggregatePoint)
 _ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
@@ -114,8 +115,8 @@ class _Columns:
         self.organization_id = array("I")
         self.environment = array("I")
         self.service_name = array("I")
-        self.trace_id: list[str | None] = []
-        self.span_id: list[str | None] = []
+        # (trace_id, span_id) by row, for the few points that carry them (exemplars).
+        self.exemplars: dict[int, tuple[str | None, str | None]] = {}
         # Histogram buckets: the interned boundaries (0: none) and where the row's counts start
         # in one flat array (-1: none); a row's counts are len(boundaries) + 1 long.
         self.bounds = array("I")
@@ -176,8 +177,12 @@ class MemoryStorage(MetricsStorage):
             cols.organization_id.extend(string_codes(map(_ORGANIZATION, records)))
             cols.environment.extend(string_codes(map(_ENVIRONMENT, records)))
             cols.service_name.extend(string_codes(map(_SERVICE, records)))
-            cols.trace_id.extend(map(_TRACE, records))
-            cols.span_id.extend(map(_SPAN, records))
+            traces, spans = list(map(_TRACE, records)), list(map(_SPAN, records))
+            if any(traces) or any(spans):
+                first = len(cols) - len(records)
+                for offset, trace, span in zip(range(first, len(cols)), traces, spans):  # noqa: B905
+                    if trace is not None or span is not None:
+                        cols.exemplars[offset] = (trace, span)
             self._append_buckets(list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
             return len(records)
 
@@ -208,8 +213,9 @@ class MemoryStorage(MetricsStorage):
                 for column in _ARRAY_COLUMNS:
                     source = getattr(old, column)
                     setattr(new, column, array(source.typecode, (source[i] for i in keep)))
-                new.trace_id = [old.trace_id[i] for i in keep]
-                new.span_id = [old.span_id[i] for i in keep]
+                new.exemplars = {
+                    j: old.exemplars[i] for j, i in enumerate(keep) if i in old.exemplars
+                }
                 for i in keep:
                     start, width = (
                         old.counts_at[i],
@@ -253,29 +259,32 @@ class MemoryStorage(MetricsStorage):
                 code, column = find(value), getattr(cols, field)
                 rows = [i for i in rows if column[i] == code]
         if filters.trace_id is not None:
-            trace, trace_col = filters.trace_id, cols.trace_id
-            rows = [i for i in rows if trace_col[i] == trace]
+            trace = filters.trace_id
+            traced = {i for i, (t, _) in cols.exemplars.items() if t == trace}
+            rows = [i for i in rows if i in traced]
         return list(rows)
 
     def _record(self, i: int) -> MetricRecord:
         cols, strings = self._cols, self._strings.values
         bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
-        return MetricRecord.model_construct(
-            id=cols.ids[i],
-            timestamp=from_epoch_us(cols.timestamp[i]),
-            name=strings[cols.name[i]],
-            type=_TYPES[cols.type[i]],
-            value=cols.value[i],
-            labels=dict(self._label_sets.values[cols.labels[i]]),
-            organization_id=strings[cols.organization_id[i]],
-            environment=strings[cols.environment[i]],
-            service_name=strings[cols.service_name[i]],
-            trace_id=cols.trace_id[i],
-            span_id=cols.span_id[i],
-            bucket_boundaries=None if bounds is None else list(bounds),
-            bucket_counts=None
-            if start < 0
-            else cols.counts[start : start + len(bounds) + 1].tolist(),
+        trace, span = cols.exemplars.get(i, _NO_EXEMPLAR)
+        counts = None if start < 0 else cols.counts[start : start + len(bounds) + 1].tolist()
+        return _record(
+            {
+                "id": cols.ids[i],
+                "timestamp": from_epoch_us(cols.timestamp[i]),
+                "name": strings[cols.name[i]],
+                "type": _TYPES[cols.type[i]],
+                "value": cols.value[i],
+                "labels": dict(self._label_sets.values[cols.labels[i]]),
+                "organization_id": strings[cols.organization_id[i]],
+                "environment": strings[cols.environment[i]],
+                "service_name": strings[cols.service_name[i]],
+                "trace_id": trace,
+                "span_id": span,
+                "bucket_boundaries": None if bounds is None else list(bounds),
+                "bucket_counts": counts,
+            }
         )
 
     def _list_metrics(
