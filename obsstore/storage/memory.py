@@ -11,7 +11,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, compress, repeat
-from operator import attrgetter, floordiv, is_not, sub
+from operator import attrgetter, floordiv, is_not, mod, sub
 from typing import Any
 
 from obsstore.models import (
@@ -228,41 +228,37 @@ class MemoryStorage(MetricsStorage):
 
     # --- reads ---------------------------------------------------------------------------
     def _matching_rows(self, filters: MetricFilters) -> list[int]:
-        """Row numbers of the points that match, in storage order; one pass per filter."""
+        """Row numbers of the points that match, in storage order: one C-level pass per
+        filter (``compress`` over a ``map`` of a bound comparison), over the rows still in."""
         cols, find = self._cols, self._strings.find
-        rows: Iterable[int] = range(len(cols))
+        rows: list[int] | None = None  # None: every row
         if filters.names is not None:
-            names, name_col = {find(n) for n in filters.names}, cols.name
-            rows = [i for i in rows if name_col[i] in names]
+            rows = _where(rows, cols.name, {find(n) for n in filters.names}.__contains__)
         if filters.types is not None:
-            types, type_col = {_TYPE_CODE[t] for t in filters.types}, cols.type
-            rows = [i for i in rows if type_col[i] in types]
-        ts = cols.timestamp
+            rows = _where(rows, cols.type, {_TYPE_CODE[t] for t in filters.types}.__contains__)
         if filters.start_time is not None:
             start = (filters.start_time - EPOCH) // ONE_MICROSECOND
-            rows = [i for i in rows if ts[i] >= start]
+            rows = _where(rows, cols.timestamp, start.__le__)
         if filters.end_time is not None:
             end = (filters.end_time - EPOCH) // ONE_MICROSECOND
-            rows = [i for i in rows if ts[i] <= end]
+            rows = _where(rows, cols.timestamp, end.__ge__)
         if filters.labels:
             wanted = filters.labels.items()
-            label_col = cols.labels
             sets = {
                 code
                 for code, items in enumerate(self._label_sets.values)
                 if items is not None and wanted <= dict(items).items()
             }
-            rows = [i for i in rows if label_col[i] in sets]
+            rows = _where(rows, cols.labels, sets.__contains__)
         for field in ("organization_id", "environment", "service_name"):
             value = getattr(filters, field)
             if value is not None:
-                code, column = find(value), getattr(cols, field)
-                rows = [i for i in rows if column[i] == code]
+                rows = _where(rows, getattr(cols, field), find(value).__eq__)
         if filters.trace_id is not None:
             trace = filters.trace_id
             traced = {i for i, (t, _) in cols.exemplars.items() if t == trace}
-            rows = [i for i in rows if i in traced]
-        return list(rows)
+            rows = [i for i in (range(len(cols)) if rows is None else rows) if i in traced]
+        return list(range(len(cols))) if rows is None else rows
 
     def _record(self, i: int) -> MetricRecord:
         cols, strings = self._cols, self._strings.values
@@ -316,38 +312,51 @@ class MemoryStorage(MetricsStorage):
     ) -> list[AggregatePoint]:
         with self._lock:
             cols, strings = self._cols, self._strings.values
-            width = (
-                None if aggregation.interval is None else aggregation.interval // ONE_MICROSECOND
-            )
-            getters = [self._group_getter(key) for key in aggregation.group_by]
+            rows = self._matching_rows(filters)
+            # Key columns built with C-level maps; groups hold codes, turned into text once.
+            key_columns: list[Iterable[Any]] = [map(cols.name.__getitem__, rows)]
+            if aggregation.interval is not None:
+                width = aggregation.interval // ONE_MICROSECOND
+                stamps = list(map(cols.timestamp.__getitem__, rows))
+                key_columns.append(map(sub, stamps, map(mod, stamps, repeat(width))))
+            else:
+                key_columns.append(repeat(None))
+            decoders = []
+            for group_key in aggregation.group_by:
+                column, decode = self._group_column(group_key)
+                key_columns.append(map(column.__getitem__, rows))
+                decoders.append(decode)
             groups: dict[tuple[Any, ...], list[int]] = {}
-            for i in self._matching_rows(filters):
-                bucket = None if width is None else cols.timestamp[i] - cols.timestamp[i] % width
-                key = (cols.name[i], bucket, *(get(i) for get in getters))
+            for key, i in zip(zip(*key_columns), rows):  # noqa: B905 (repeat() is endless)
                 groups.setdefault(key, []).append(i)
             points = []
-            for (name, bucket, *group_values), rows in groups.items():
+            for (name, bucket, *codes), members in groups.items():
+                values = [decode(c) for decode, c in zip(decoders, codes, strict=True)]
                 points.append(
                     _point(
                         {
                             "name": strings[name],
                             "timestamp": None if bucket is None else from_epoch_us(bucket),
-                            "group": dict(zip(aggregation.group_by, group_values, strict=True)),
-                            "value": self._aggregate(aggregation, rows),
-                            "count": len(rows),
+                            "group": dict(zip(aggregation.group_by, values, strict=True)),
+                            "value": self._aggregate(aggregation, members),
+                            "count": len(members),
                         }
                     )
                 )
             return points
 
-    def _group_getter(self, key: str) -> Callable[[int], str | None]:
-        cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
+    def _group_column(self, key: str) -> tuple[Any, Callable[[int], str | None]]:
+        """The column whose codes group by ``key``, and how to turn a code into the value."""
+        cols, strings = self._cols, self._strings.values
         if key == "type":
-            return lambda i: _TYPES[cols.type[i]].value
+            return cols.type, lambda code: _TYPES[code].value
         if key in COLUMN_GROUP_KEYS:
-            column = getattr(cols, key)
-            return lambda i: strings[column[i]]
-        return lambda i: dict(label_sets[cols.labels[i]]).get(key)
+            return getattr(cols, key), strings.__getitem__
+        # Group label sets by the key's value: one lookup per label set, not per point.
+        by_set = [
+            None if items is None else dict(items).get(key) for items in self._label_sets.values
+        ]
+        return cols.labels, by_set.__getitem__
 
     def _aggregate(self, aggregation: Aggregation, rows: list[int]) -> float:
         values = [self._cols.value[i] for i in rows]
@@ -395,6 +404,13 @@ class MemoryStorage(MetricsStorage):
         with self._lock:
             values = {labels[key] for labels in self._live_label_sets(name) if key in labels}
         return _sorted_prefixed(values, prefix, limit)
+
+
+def _where(rows: list[int] | None, column: Any, test: Callable[[Any], Any]) -> list[int]:
+    """The rows (``None``: every row) whose value in ``column`` passes ``test``."""
+    if rows is None:
+        return list(compress(range(len(column)), map(test, column)))
+    return list(compress(rows, map(test, map(column.__getitem__, rows))))
 
 
 def _sorted_prefixed(values: set[str], prefix: str | None, limit: int | None) -> list[str]:
