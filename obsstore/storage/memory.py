@@ -323,8 +323,8 @@ class MemoryStorage(MetricsStorage):
                 key_columns.append(repeat(None))
             decoders = []
             for group_key in aggregation.group_by:
-                column, decode = self._group_column(group_key)
-                key_columns.append(map(column.__getitem__, rows))
+                codes, decode = self._group_codes(group_key, rows)
+                key_columns.append(codes)
                 decoders.append(decode)
             groups: dict[tuple[Any, ...], list[int]] = {}
             for key, i in zip(zip(*key_columns), rows):  # noqa: B905 (repeat() is endless)
@@ -345,18 +345,21 @@ class MemoryStorage(MetricsStorage):
                 )
             return points
 
-    def _group_column(self, key: str) -> tuple[Any, Callable[[int], str | None]]:
-        """The column whose codes group by ``key``, and how to turn a code into the value."""
+    def _group_codes(
+        self, key: str, rows: list[int]
+    ) -> tuple[Iterable[Any], Callable[[Any], str | None]]:
+        """What ``rows`` group by for ``key`` (codes equal exactly when the values are equal),
+        and how to turn one into the value."""
         cols, strings = self._cols, self._strings.values
         if key == "type":
-            return cols.type, lambda code: _TYPES[code].value
+            return map(cols.type.__getitem__, rows), lambda code: _TYPES[code].value
         if key in COLUMN_GROUP_KEYS:
-            return getattr(cols, key), strings.__getitem__
-        # Group label sets by the key's value: one lookup per label set, not per point.
+            return map(getattr(cols, key).__getitem__, rows), strings.__getitem__
+        # The label's value itself (many label sets share it), looked up once per label set.
         by_set = [
             None if items is None else dict(items).get(key) for items in self._label_sets.values
         ]
-        return cols.labels, by_set.__getitem__
+        return map(by_set.__getitem__, map(cols.labels.__getitem__, rows)), _same
 
     def _aggregate(self, aggregation: Aggregation, rows: list[int]) -> float:
         values = [self._cols.value[i] for i in rows]
@@ -404,6 +407,10 @@ class MemoryStorage(MetricsStorage):
         with self._lock:
             values = {labels[key] for labels in self._live_label_sets(name) if key in labels}
         return _sorted_prefixed(values, prefix, limit)
+
+
+def _same(value: str | None) -> str | None:
+    return value
 
 
 def _where(rows: list[int] | None, column: Any, test: Callable[[Any], Any]) -> list[int]:
