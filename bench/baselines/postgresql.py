@@ -84,9 +84,9 @@ class Queries:
     def avg_by_route(self, name: str, start: datetime, end: datetime) -> list[Any]:
         return self.connection.execute(
             "SELECT name, date_bin('1 hour', timestamp, TIMESTAMPTZ '1970-01-01 00:00:00+00'),"
-            " labels->>'route', avg(value), count(*) FROM obsstore_metrics"
+            """ (labels->>'route') COLLATE "C", avg(value), count(*) FROM obsstore_metrics"""
             " WHERE name = %s AND timestamp >= %s AND timestamp <= %s GROUP BY 1, 2, 3"
-            """ ORDER BY 1, labels->>'route' COLLATE "C" NULLS FIRST, 2""",
+            " ORDER BY 1, 3 NULLS FIRST, 2",
             (name, start, end),
         ).fetchall()
 
