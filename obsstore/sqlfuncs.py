@@ -2,8 +2,10 @@
 side by side. Query code builds dialect-neutral Core from these; a dialect without a handler
 fails at compile time instead of producing wrong SQL.
 
-The constructs opt out of SQLAlchemy's statement cache (``inherit_cache = False``) because their
-handlers derive bound values (JSON paths, microsecond counts) while compiling."""
+Every bound value a construct needs (a JSON path, a microsecond count, a fraction) is a bound
+parameter it creates when it is built and lists in ``_traverse_internals``, never one made while
+compiling: SQLAlchemy then caches the compiled statement and extracts fresh values from each new
+statement, so a query that differs only in its values is not compiled again."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from obsstore.models._json import json_kind
 from obsstore.sqltypes import UTCTimestamp, dump_json
@@ -26,11 +29,17 @@ def _bind(value: Any, type_: sa.types.TypeEngine[Any] | None = None) -> Any:
     return sa.bindparam(None, value, type_=type_, unique=True)
 
 
-class _Construct(ColumnElement[Any]):
-    """Base of the column constructs below: they read from the tables their operands read from."""
+_CLAUSE = InternalTraversal.dp_clauseelement
 
-    inherit_cache = False
+
+class _Construct(ColumnElement[Any]):
+    """Base of the column constructs below: they read from the tables their operands read from.
+    ``_operands`` are the child elements (columns and bound parameters) that make up the
+    construct; subclasses list them in ``_traverse_internals`` too, for the cache key."""
+
+    inherit_cache = True
     _operands: tuple[str, ...] = ()
+    _traverse_internals: Any = []
 
     @property
     def _from_objects(self) -> list[Any]:
@@ -38,6 +47,10 @@ class _Construct(ColumnElement[Any]):
 
     def get_children(self, **kw: Any) -> list[Any]:
         return [getattr(self, name) for name in self._operands]
+
+
+def _internals(*names: str) -> list[tuple[str, Any]]:
+    return [(name, _CLAUSE) for name in names]
 
 
 def _unsupported(element: ColumnElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
@@ -50,13 +63,16 @@ def _unsupported(element: ColumnElement[Any], compiler: SQLCompiler, **kw: Any) 
 
 
 class time_bucket(_Construct):
-    inherit_cache = False
-    _operands = ("timestamp",)
+    inherit_cache = True
+    _operands = ("timestamp", "micros", "interval")
+    _traverse_internals = _internals(*_operands)
     type = UTCTimestamp()
 
     def __init__(self, timestamp: ColumnElement[Any], interval: timedelta) -> None:
         self.timestamp = timestamp
-        self.interval_us = interval // _ONE_US
+        micros = interval // _ONE_US
+        self.micros = _bind(micros, sa.BigInteger())
+        self.interval = _bind(timedelta(microseconds=micros), sa.Interval())
 
 
 compiles(time_bucket)(_unsupported)
@@ -64,14 +80,14 @@ compiles(time_bucket)(_unsupported)
 
 @compiles(time_bucket, "postgresql")
 def _time_bucket_pg(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    interval = compiler.process(_bind(timedelta(microseconds=element.interval_us), sa.Interval()))
+    interval = compiler.process(element.interval, **kw)
     ts = compiler.process(element.timestamp, **kw)
     return f"date_bin({interval}, {ts}, TIMESTAMPTZ '1970-01-01 00:00:00+00')"
 
 
 @compiles(time_bucket, "duckdb")
 def _time_bucket_duckdb(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    micros = compiler.process(_bind(element.interval_us, sa.BigInteger()))
+    micros = compiler.process(element.micros, **kw)
     ts = compiler.process(element.timestamp, **kw)
     return f"time_bucket(to_microseconds({micros}), {ts}, TIMESTAMP '1970-01-01 00:00:00')"
 
@@ -79,7 +95,7 @@ def _time_bucket_duckdb(element: time_bucket, compiler: SQLCompiler, **kw: Any) 
 @compiles(time_bucket, "sqlite")
 def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
     # Timestamps are integer microseconds on SQLite (see sqltypes), never negative.
-    micros = compiler.process(_bind(element.interval_us, sa.BigInteger()))
+    micros = compiler.process(element.micros, **kw)
     ts = compiler.process(element.timestamp, **kw)
     return f"({ts} - ({ts} % {micros}))"
 
@@ -88,13 +104,26 @@ def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) 
 
 
 class label_value(_Construct):
-    inherit_cache = False
-    _operands = ("labels",)
+    """Each dialect names the key its own way (the key, a JSON pointer, a JSON path): all three
+    are bound here and each handler renders the one it needs."""
+
+    inherit_cache = True
+    _operands = ("labels", "key_param", "pointer", "path")
+    _traverse_internals = [
+        *_internals(*_operands),
+        ("needs_entries", InternalTraversal.dp_boolean),
+    ]
     type = sa.String()
 
     def __init__(self, labels: ColumnElement[Any], key: str) -> None:
         self.labels = labels
-        self.label_key = key
+        self.key_param = _bind(key, sa.Text())
+        # A JSON pointer names any key exactly once ~ and / are escaped (RFC 6901).
+        self.pointer = _bind("/" + key.replace("~", "~0").replace("/", "~1"), sa.Text())
+        self.path = _bind(f'$."{key}"', sa.Text())
+        # SQLite's quoted path labels cannot escape these; such keys are looked up among the
+        # entries instead (a different statement, hence part of the cache key).
+        self.needs_entries = '"' in key or "\\" in key
 
 
 compiles(label_value)(_unsupported)
@@ -103,56 +132,54 @@ compiles(label_value)(_unsupported)
 @compiles(label_value, "postgresql")
 def _label_value_pg(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
     # ->> with a text operand is a literal key lookup, whatever the key contains.
-    key = compiler.process(_bind(element.label_key, sa.Text()))
+    key = compiler.process(element.key_param, **kw)
     return f"({compiler.process(element.labels, **kw)} ->> {key})"
 
 
 @compiles(label_value, "duckdb")
 def _label_value_duckdb(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
-    # A JSON pointer names any key exactly once ~ and / are escaped (RFC 6901).
-    pointer = "/" + element.label_key.replace("~", "~0").replace("/", "~1")
     return (
         f"json_extract_string({compiler.process(element.labels, **kw)}, "
-        f"{compiler.process(_bind(pointer, sa.Text()))})"
+        f"{compiler.process(element.pointer, **kw)})"
     )
 
 
 @compiles(label_value, "sqlite")
 def _label_value_sqlite(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
     labels = compiler.process(element.labels, **kw)
-    if '"' in element.label_key or "\\" in element.label_key:
-        # SQLite's quoted path labels cannot escape these; look the key up among the entries.
+    if element.needs_entries:
         # Both fragments are compiled SQL; the key is a bound parameter.
-        key = compiler.process(_bind(element.label_key, sa.Text()))
+        key = compiler.process(element.key_param, **kw)
         return f"(SELECT value FROM json_each({labels}) WHERE key = {key})"  # noqa: S608
-    path = compiler.process(_bind(f'$."{element.label_key}"', sa.Text()))
-    return f"json_extract({labels}, {path})"
+    return f"json_extract({labels}, {compiler.process(element.path, **kw)})"
 
 
 # --- labels_match(labels, pairs): every pair present with exactly that value -------------------
 
 
 class labels_match(_Construct):
-    inherit_cache = False
-    _operands = ("labels",)
+    inherit_cache = True
+    _operands = ("labels", "each_pair", "document")
+    _traverse_internals = _internals(*_operands)
     type = sa.Boolean()
 
     def __init__(self, labels: ColumnElement[Any], pairs: dict[str, str]) -> None:
         self.labels = labels
-        self.pairs = pairs
+        clauses = [label_value(labels, k) == v for k, v in pairs.items()]
+        self.each_pair = sa.and_(sa.true(), *clauses)
+        self.document = _bind(dump_json(pairs), sa.Text())
 
 
 @compiles(labels_match)
 def _labels_match_default(element: labels_match, compiler: SQLCompiler, **kw: Any) -> str:
-    clauses = [label_value(element.labels, k) == v for k, v in element.pairs.items()]
     # Parenthesised: dialects without a boolean type append "= 1" to a boolean in WHERE.
-    return f"({compiler.process(sa.and_(sa.true(), *clauses), **kw)})"
+    return f"({compiler.process(element.each_pair, **kw)})"
 
 
 @compiles(labels_match, "postgresql")
 def _labels_match_pg(element: labels_match, compiler: SQLCompiler, **kw: Any) -> str:
     # Containment is what the GIN (jsonb_path_ops) index on labels answers.
-    doc = compiler.process(_bind(dump_json(element.pairs), sa.Text()))
+    doc = compiler.process(element.document, **kw)
     return f"({compiler.process(element.labels, **kw)} @> CAST({doc} AS JSONB))"
 
 
@@ -160,8 +187,9 @@ def _labels_match_pg(element: labels_match, compiler: SQLCompiler, **kw: Any) ->
 
 
 class code_point(_Construct):
-    inherit_cache = False
+    inherit_cache = True
     _operands = ("operand",)
+    _traverse_internals = _internals(*_operands)
     type = sa.String()
 
     def __init__(self, operand: ColumnElement[Any]) -> None:
@@ -183,13 +211,14 @@ def _code_point_pg(element: code_point, compiler: SQLCompiler, **kw: Any) -> str
 
 
 class percentile_cont(_Construct):
-    inherit_cache = False
-    _operands = ("value",)
+    inherit_cache = True
+    _operands = ("value", "fraction")
+    _traverse_internals = _internals(*_operands)
     type = sa.Double()
 
     def __init__(self, value: ColumnElement[Any], fraction: float) -> None:
         self.value = value
-        self.fraction = float(fraction)
+        self.fraction = _bind(float(fraction), sa.Double())
 
 
 compiles(percentile_cont)(_unsupported)
@@ -197,21 +226,21 @@ compiles(percentile_cont)(_unsupported)
 
 @compiles(percentile_cont, "postgresql")
 def _percentile_pg(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
-    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    fraction = compiler.process(element.fraction, **kw)
     value = compiler.process(element.value, **kw)
     return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {value})"
 
 
 @compiles(percentile_cont, "duckdb")
 def _percentile_duckdb(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
-    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    fraction = compiler.process(element.fraction, **kw)
     return f"quantile_cont({compiler.process(element.value, **kw)}, {fraction})"
 
 
 @compiles(percentile_cont, "sqlite")
 def _percentile_sqlite(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
     # A Python aggregate the SQLite backend registers on every connection.
-    fraction = compiler.process(_bind(element.fraction, sa.Double()))
+    fraction = compiler.process(element.fraction, **kw)
     return f"obsstore_percentile_cont({compiler.process(element.value, **kw)}, {fraction})"
 
 
@@ -219,8 +248,9 @@ def _percentile_sqlite(element: percentile_cont, compiler: SQLCompiler, **kw: An
 
 
 class last_value(_Construct):
-    inherit_cache = False
+    inherit_cache = True
     _operands = ("value", "timestamp", "id")
+    _traverse_internals = _internals(*_operands)
     type = sa.Double()
 
     def __init__(

@@ -15,15 +15,18 @@ from sqlalchemy.engine import Dialect
 
 from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
 
+# ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on. One
+# encoder for the process: json.dumps() with options builds a new encoder on every call.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
 
 def dump_json(value: Any) -> str:
     """Compact JSON text that every backend stores and returns unchanged in value and type.
 
-    ``ensure_ascii=False`` keeps non-ASCII keys verbatim, which SQLite's JSON paths match on.
     Floats that ``repr`` writes with an exponent are rewritten positionally with a decimal
     point: PostgreSQL's JSONB keeps numbers as ``numeric`` and would hand ``1e+16`` back as
     the integer ``10000000000000000``."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _encode_json(value)
     return _dump_positional(value) if "e+" in text or "e-" in text else text
 
 
@@ -44,7 +47,7 @@ def _dump_positional(value: Any) -> str:
         return "{" + ",".join(items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_dump_positional(item) for item in value) + "]"
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return _encode_json(value)
 
 
 def _naive_utc(value: datetime) -> datetime:

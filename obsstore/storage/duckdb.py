@@ -18,10 +18,10 @@ from sqlalchemy.pool import QueuePool
 
 from obsstore.config import Settings
 from obsstore.models import MetricRecord
-from obsstore.models._fields import to_epoch_us
 from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json, to_database_timestamp
-from obsstore.storage.sql import SQLStorage, metric_rows, sql_capabilities
+from obsstore.storage.bulk import COLUMNS, metric_columns
+from obsstore.storage.sql import SQLStorage, sql_capabilities
 
 try:
     import pyarrow as pa
@@ -105,62 +105,55 @@ class DuckDBStorage(SQLStorage):
         return isinstance(error, duckdb.CatalogException) and "does not exist" in str(error)
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
+        # With Arrow, bucket counts travel as list<int64> and DuckDB writes their JSON text.
+        columns = metric_columns(records, epoch_us=pa is not None, counts_as_json=pa is None)
         if pa is None:
-            statement = pg_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
-            rows = metric_rows(records, to_database_timestamp("duckdb"), dump_json)
-            sql = str(statement.compile(dialect=connection.dialect))
-            connection.exec_driver_sql(sql, rows)
-            return len(rows)
-        batch = pa.table(
-            {
-                "id": pa.array([r.id for r in records], pa.string()),
-                "timestamp": pa.array([to_epoch_us(r.timestamp) for r in records], pa.int64()).cast(
-                    pa.timestamp("us")
-                ),
-                "name": pa.array([r.name for r in records], pa.string()),
-                "type": pa.array([r.type.value for r in records], pa.string()),
-                "value": pa.array([r.value for r in records], pa.float64()),
-                "labels": pa.array([dump_json(r.labels) for r in records], pa.string()),
-                **{
-                    column: pa.array([getattr(r, column) for r in records], pa.string())
-                    for column in (
-                        "organization_id",
-                        "environment",
-                        "service_name",
-                        "trace_id",
-                        "span_id",
-                    )
-                },
-                **{
-                    column: pa.array(
-                        [
-                            None if (v := getattr(r, column)) is None else dump_json(v)
-                            for r in records
-                        ],
-                        pa.string(),
-                    )
-                    for column in ("bucket_boundaries", "bucket_counts")
-                },
-            }
-        )
+            columns["timestamp"] = list(map(to_database_timestamp("duckdb"), columns["timestamp"]))
+            rows = list(zip(*columns.values(), strict=True))
+            before = _count(connection)
+            connection.exec_driver_sql(_insert_sql(connection, None), rows)
+            return _count(connection) - before
+        arrays = {
+            name: pa.array(values, _ARROW_TYPES.get(name, pa.string()))
+            for name, values in columns.items()
+        }
+        arrays["timestamp"] = arrays["timestamp"].cast(pa.timestamp("us"))
         raw = connection.connection.driver_connection
         assert raw is not None
-        raw.register(_ARROW_BATCH, batch)
+        raw.register(_ARROW_BATCH, pa.table(arrays))
         try:
-            before = connection.execute(sa.select(sa.func.count()).select_from(metrics))
-            existing = int(before.scalar_one())
-            columns = [c.name for c in metrics.columns]
-            source = sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
-            statement = (
-                pg_insert(metrics)
-                .from_select(columns, sa.select(*source.c))
-                .on_conflict_do_nothing(index_elements=["id"])
+            # DuckDB answers an INSERT with the number of rows it added (conflicts excluded).
+            return int(
+                connection.exec_driver_sql(_insert_sql(connection, _ARROW_BATCH)).scalar_one()
             )
-            connection.execute(statement)
-            after = connection.execute(sa.select(sa.func.count()).select_from(metrics))
-            return int(after.scalar_one()) - existing
         finally:
             # In a transaction the error aborted, unregister fails too; that must not hide the
             # error itself (a missing table is a SchemaError). The next register replaces it.
             with contextlib.suppress(duckdb.TransactionException):
                 raw.unregister(_ARROW_BATCH)
+
+
+_ARROW_TYPES = (
+    {"timestamp": pa.int64(), "value": pa.float64(), "bucket_counts": pa.list_(pa.int64())}
+    if pa is not None
+    else {}
+)
+
+
+def _count(connection: Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.count()).select_from(metrics)).scalar_one())
+
+
+def _insert_sql(connection: Connection, source: str | None) -> str:
+    """``INSERT ... ON CONFLICT DO NOTHING`` from the registered Arrow table, or of bound rows."""
+    if source is None:
+        statement: Any = pg_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
+    else:
+        table = sa.table(source, *(sa.column(c) for c in COLUMNS))
+        selected = [sa.cast(c, sa.JSON()) if c.name == "bucket_counts" else c for c in table.c]
+        statement = (
+            pg_insert(metrics)
+            .from_select(COLUMNS, sa.select(*selected))
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+    return str(statement.compile(dialect=connection.dialect))

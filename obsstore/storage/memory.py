@@ -10,6 +10,8 @@ import math
 import threading
 from array import array
 from collections.abc import Callable, Iterable
+from itertools import accumulate, chain, compress, repeat
+from operator import attrgetter, floordiv, is_not, mod, sub
 from typing import Any
 
 from obsstore.models import (
@@ -22,6 +24,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models._fields import EPOCH, ONE_MICROSECOND, from_epoch_us
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.base import (
@@ -35,6 +38,32 @@ from obsstore.storage.memory_traces import MemoryTraces
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _NO_MATCH = -1
+_NO_EXEMPLAR = (None, None)
+_record = trusted_builder(MetricRecord)
+_point = trusted_builder(AggregatePoint)
+_ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
+_NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labels")
+_ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
+_SERVICE, _TRACE, _SPAN = attrgetter("service_name"), attrgetter("trace_id"), attrgetter("span_id")
+_BOUNDS, _COUNTS = attrgetter("bucket_boundaries"), attrgetter("bucket_counts")
+
+
+def _label_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(labels.items())
+
+
+_EPOCHS, _MICROSECONDS = repeat(EPOCH), repeat(ONE_MICROSECOND)
+_ARRAY_COLUMNS = (
+    "timestamp",
+    "value",
+    "name",
+    "type",
+    "labels",
+    "organization_id",
+    "environment",
+    "service_name",
+    "bounds",
+)
 
 
 class _Interner:
@@ -50,6 +79,24 @@ class _Interner:
             code = self.codes[value] = len(self.values)
             self.values.append(value)
         return code
+
+    def codes_of(
+        self,
+        values: Iterable[Any],
+        key: Callable[[Any], Any] | None = None,
+        keys: Iterable[Any] | None = None,
+    ) -> list[int]:
+        """``code`` of each value (or of ``key(value)``, which ``keys`` may hold already), in
+        one C-level lookup pass when all are known already."""
+        values = list(values)
+        if keys is None:
+            keys = values if key is None else map(key, values)
+        found = list(map(self.codes.get, keys))
+        if None in found:
+            for i, code in enumerate(found):
+                if code is None:
+                    found[i] = self.code(values[i] if key is None else key(values[i]))
+        return found  # type: ignore[return-value]
 
     def find(self, value: Any) -> int:
         return self.codes.get(value, _NO_MATCH)
@@ -69,9 +116,13 @@ class _Columns:
         self.organization_id = array("I")
         self.environment = array("I")
         self.service_name = array("I")
-        self.trace_id: list[str | None] = []
-        self.span_id: list[str | None] = []
-        self.buckets: dict[str, tuple[list[float], list[int]]] = {}  # by id; histograms only
+        # (trace_id, span_id) by row, for the few points that carry them (exemplars).
+        self.exemplars: dict[int, tuple[str | None, str | None]] = {}
+        # Histogram buckets: the interned boundaries (0: none) and where the row's counts start
+        # in one flat array (-1: none); a row's counts are len(boundaries) + 1 long.
+        self.bounds = array("I")
+        self.counts_at = array("q")
+        self.counts = array("q")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -93,6 +144,7 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
         self._lock = threading.RLock()
         self._strings = _Interner()
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
+        self._bucket_bounds = _Interner()  # tuple(bucket_boundaries) -> code
         self._cols = _Columns()
 
     def init(self) -> None:
@@ -110,104 +162,131 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
     def _insert_metrics(self, records: list[MetricRecord]) -> int:
         with self._lock:
             cols = self._cols
-            new = [r for r in records if r.id not in cols.id_set]
-            string, label_set = self._strings.code, self._label_sets.code
-            cols.ids.extend(r.id for r in new)
-            cols.id_set.update(r.id for r in new)
-            cols.timestamp.extend((r.timestamp - EPOCH) // ONE_MICROSECOND for r in new)
-            cols.value.extend(r.value for r in new)
-            cols.name.extend(string(r.name) for r in new)
-            cols.type.extend(_TYPE_CODE[r.type] for r in new)
-            cols.labels.extend(label_set(tuple(r.labels.items())) for r in new)
-            cols.organization_id.extend(string(r.organization_id) for r in new)
-            cols.environment.extend(string(r.environment) for r in new)
-            cols.service_name.extend(string(r.service_name) for r in new)
-            cols.trace_id.extend(r.trace_id for r in new)
-            cols.span_id.extend(r.span_id for r in new)
-            for r in new:
-                if r.bucket_boundaries is not None and r.bucket_counts is not None:
-                    cols.buckets[r.id] = (list(r.bucket_boundaries), list(r.bucket_counts))
-            return len(new)
+            ids = list(map(_ID, records))
+            if not cols.id_set.isdisjoint(ids):
+                records = [r for r in records if r.id not in cols.id_set]
+                ids = list(map(_ID, records))
+            # Column by column with C-level map() calls: no Python code runs per record, and
+            # no per-record container outlives its lookup (surviving ones would trigger full
+            # garbage collections over everything the process holds).
+            string_codes = self._strings.codes_of
+            cols.ids.extend(ids)
+            cols.id_set.update(ids)
+            stamps = map(_TIMESTAMP, records)
+            cols.timestamp.extend(map(floordiv, map(sub, stamps, _EPOCHS), _MICROSECONDS))
+            cols.value.extend(map(_VALUE, records))
+            cols.name.extend(string_codes(map(_NAME, records)))
+            cols.type.extend(map(_TYPE_CODE.__getitem__, map(_TYPE, records)))
+            labels = list(map(_LABELS, records))
+            label_keys = map(tuple, map(dict.items, labels))  # C-level _label_key
+            cols.labels.extend(self._label_sets.codes_of(labels, _label_key, label_keys))
+            cols.organization_id.extend(string_codes(map(_ORGANIZATION, records)))
+            cols.environment.extend(string_codes(map(_ENVIRONMENT, records)))
+            cols.service_name.extend(string_codes(map(_SERVICE, records)))
+            traces, spans = list(map(_TRACE, records)), list(map(_SPAN, records))
+            if any(traces) or any(spans):
+                first = len(cols) - len(records)
+                for offset, trace, span in zip(range(first, len(cols)), traces, spans):  # noqa: B905
+                    if trace is not None or span is not None:
+                        cols.exemplars[offset] = (trace, span)
+            self._append_buckets(list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
+            return len(records)
+
+    def _append_buckets(self, bounds: list[Any], counts: list[Any]) -> None:
+        cols = self._cols
+        present = list(compress(range(len(bounds)), map(is_not, bounds, repeat(None))))
+        codes = [0] * len(bounds)
+        starts = [-1] * len(bounds)
+        if present:
+            used = [counts[i] for i in present]
+            found = self._bucket_bounds.codes_of([bounds[i] for i in present], tuple)
+            offsets = accumulate(map(len, used), initial=len(cols.counts))
+            for i, code, start in zip(present, found, offsets):  # noqa: B905 (offsets is longer)
+                codes[i], starts[i] = code, start
+            cols.counts.extend(chain.from_iterable(used))
+        cols.bounds.extend(codes)
+        cols.counts_at.extend(starts)
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
             doomed = set(self._matching_rows(filters))
             if doomed:
-                old, keep = self._cols, [i for i in range(len(self._cols)) if i not in doomed]
+                old = self._cols
+                keep = [i for i in range(len(old)) if i not in doomed]
                 self._cols = new = _Columns()
                 new.ids = [old.ids[i] for i in keep]
                 new.id_set = set(new.ids)
-                for column in (
-                    "timestamp",
-                    "value",
-                    "name",
-                    "type",
-                    "labels",
-                    "organization_id",
-                    "environment",
-                    "service_name",
-                ):
+                for column in _ARRAY_COLUMNS:
                     source = getattr(old, column)
                     setattr(new, column, array(source.typecode, (source[i] for i in keep)))
-                new.trace_id = [old.trace_id[i] for i in keep]
-                new.span_id = [old.span_id[i] for i in keep]
-                new.buckets = {k: v for k, v in old.buckets.items() if k in new.id_set}
+                new.exemplars = {
+                    j: old.exemplars[i] for j, i in enumerate(keep) if i in old.exemplars
+                }
+                for i in keep:
+                    start, width = (
+                        old.counts_at[i],
+                        len(self._bucket_bounds.values[old.bounds[i]] or ()),
+                    )
+                    new.counts_at.append(-1 if start < 0 else len(new.counts))
+                    if start >= 0:
+                        new.counts.extend(old.counts[start : start + width + 1])
             return len(doomed)
 
     # --- reads ---------------------------------------------------------------------------
     def _matching_rows(self, filters: MetricFilters) -> list[int]:
-        """Row numbers of the points that match, in storage order; one pass per filter."""
+        """Row numbers of the points that match, in storage order: one C-level pass per
+        filter (``compress`` over a ``map`` of a bound comparison), over the rows still in."""
         cols, find = self._cols, self._strings.find
-        rows: Iterable[int] = range(len(cols))
+        rows: list[int] | None = None  # None: every row
         if filters.names is not None:
-            names, name_col = {find(n) for n in filters.names}, cols.name
-            rows = [i for i in rows if name_col[i] in names]
+            rows = _where(rows, cols.name, {find(n) for n in filters.names}.__contains__)
         if filters.types is not None:
-            types, type_col = {_TYPE_CODE[t] for t in filters.types}, cols.type
-            rows = [i for i in rows if type_col[i] in types]
-        ts = cols.timestamp
+            rows = _where(rows, cols.type, {_TYPE_CODE[t] for t in filters.types}.__contains__)
         if filters.start_time is not None:
             start = (filters.start_time - EPOCH) // ONE_MICROSECOND
-            rows = [i for i in rows if ts[i] >= start]
+            rows = _where(rows, cols.timestamp, start.__le__)
         if filters.end_time is not None:
             end = (filters.end_time - EPOCH) // ONE_MICROSECOND
-            rows = [i for i in rows if ts[i] <= end]
+            rows = _where(rows, cols.timestamp, end.__ge__)
         if filters.labels:
             wanted = filters.labels.items()
-            label_col = cols.labels
             sets = {
                 code
                 for code, items in enumerate(self._label_sets.values)
                 if items is not None and wanted <= dict(items).items()
             }
-            rows = [i for i in rows if label_col[i] in sets]
+            rows = _where(rows, cols.labels, sets.__contains__)
         for field in ("organization_id", "environment", "service_name"):
             value = getattr(filters, field)
             if value is not None:
-                code, column = find(value), getattr(cols, field)
-                rows = [i for i in rows if column[i] == code]
+                rows = _where(rows, getattr(cols, field), find(value).__eq__)
         if filters.trace_id is not None:
-            trace, trace_col = filters.trace_id, cols.trace_id
-            rows = [i for i in rows if trace_col[i] == trace]
-        return list(rows)
+            trace = filters.trace_id
+            traced = {i for i, (t, _) in cols.exemplars.items() if t == trace}
+            rows = [i for i in (range(len(cols)) if rows is None else rows) if i in traced]
+        return list(range(len(cols))) if rows is None else rows
 
     def _record(self, i: int) -> MetricRecord:
         cols, strings = self._cols, self._strings.values
-        buckets = cols.buckets.get(cols.ids[i])
-        return MetricRecord.model_construct(
-            id=cols.ids[i],
-            timestamp=from_epoch_us(cols.timestamp[i]),
-            name=strings[cols.name[i]],
-            type=_TYPES[cols.type[i]],
-            value=cols.value[i],
-            labels=dict(self._label_sets.values[cols.labels[i]]),
-            organization_id=strings[cols.organization_id[i]],
-            environment=strings[cols.environment[i]],
-            service_name=strings[cols.service_name[i]],
-            trace_id=cols.trace_id[i],
-            span_id=cols.span_id[i],
-            bucket_boundaries=list(buckets[0]) if buckets else None,
-            bucket_counts=list(buckets[1]) if buckets else None,
+        bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
+        trace, span = cols.exemplars.get(i, _NO_EXEMPLAR)
+        counts = None if start < 0 else cols.counts[start : start + len(bounds) + 1].tolist()
+        return _record(
+            {
+                "id": cols.ids[i],
+                "timestamp": from_epoch_us(cols.timestamp[i]),
+                "name": strings[cols.name[i]],
+                "type": _TYPES[cols.type[i]],
+                "value": cols.value[i],
+                "labels": dict(self._label_sets.values[cols.labels[i]]),
+                "organization_id": strings[cols.organization_id[i]],
+                "environment": strings[cols.environment[i]],
+                "service_name": strings[cols.service_name[i]],
+                "trace_id": trace,
+                "span_id": span,
+                "bucket_boundaries": None if bounds is None else list(bounds),
+                "bucket_counts": counts,
+            }
         )
 
     def _list_metrics(
@@ -239,36 +318,54 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
     ) -> list[AggregatePoint]:
         with self._lock:
             cols, strings = self._cols, self._strings.values
-            width = (
-                None if aggregation.interval is None else aggregation.interval // ONE_MICROSECOND
-            )
-            getters = [self._group_getter(key) for key in aggregation.group_by]
+            rows = self._matching_rows(filters)
+            # Key columns built with C-level maps; groups hold codes, turned into text once.
+            key_columns: list[Iterable[Any]] = [map(cols.name.__getitem__, rows)]
+            if aggregation.interval is not None:
+                width = aggregation.interval // ONE_MICROSECOND
+                stamps = list(map(cols.timestamp.__getitem__, rows))
+                key_columns.append(map(sub, stamps, map(mod, stamps, repeat(width))))
+            else:
+                key_columns.append(repeat(None))
+            decoders = []
+            for group_key in aggregation.group_by:
+                codes, decode = self._group_codes(group_key, rows)
+                key_columns.append(codes)
+                decoders.append(decode)
             groups: dict[tuple[Any, ...], list[int]] = {}
-            for i in self._matching_rows(filters):
-                bucket = None if width is None else cols.timestamp[i] - cols.timestamp[i] % width
-                key = (cols.name[i], bucket, *(get(i) for get in getters))
+            for key, i in zip(zip(*key_columns), rows):  # noqa: B905 (repeat() is endless)
                 groups.setdefault(key, []).append(i)
             points = []
-            for (name, bucket, *group_values), rows in groups.items():
+            for (name, bucket, *codes), members in groups.items():
+                values = [decode(c) for decode, c in zip(decoders, codes, strict=True)]
                 points.append(
-                    AggregatePoint(
-                        name=strings[name],
-                        timestamp=None if bucket is None else from_epoch_us(bucket),
-                        group=dict(zip(aggregation.group_by, group_values, strict=True)),
-                        value=self._aggregate(aggregation, rows),
-                        count=len(rows),
+                    _point(
+                        {
+                            "name": strings[name],
+                            "timestamp": None if bucket is None else from_epoch_us(bucket),
+                            "group": dict(zip(aggregation.group_by, values, strict=True)),
+                            "value": self._aggregate(aggregation, members),
+                            "count": len(members),
+                        }
                     )
                 )
             return points
 
-    def _group_getter(self, key: str) -> Callable[[int], str | None]:
-        cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
+    def _group_codes(
+        self, key: str, rows: list[int]
+    ) -> tuple[Iterable[Any], Callable[[Any], str | None]]:
+        """What ``rows`` group by for ``key`` (codes equal exactly when the values are equal),
+        and how to turn one into the value."""
+        cols, strings = self._cols, self._strings.values
         if key == "type":
-            return lambda i: _TYPES[cols.type[i]].value
+            return map(cols.type.__getitem__, rows), lambda code: _TYPES[code].value
         if key in COLUMN_GROUP_KEYS:
-            column = getattr(cols, key)
-            return lambda i: strings[column[i]]
-        return lambda i: dict(label_sets[cols.labels[i]]).get(key)
+            return map(getattr(cols, key).__getitem__, rows), strings.__getitem__
+        # The label's value itself (many label sets share it), looked up once per label set.
+        by_set = [
+            None if items is None else dict(items).get(key) for items in self._label_sets.values
+        ]
+        return map(by_set.__getitem__, map(cols.labels.__getitem__, rows)), _same
 
     def _aggregate(self, aggregation: Aggregation, rows: list[int]) -> float:
         values = [self._cols.value[i] for i in rows]
@@ -316,6 +413,17 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
         with self._lock:
             values = {labels[key] for labels in self._live_label_sets(name) if key in labels}
         return _sorted_prefixed(values, prefix, limit)
+
+
+def _same(value: str | None) -> str | None:
+    return value
+
+
+def _where(rows: list[int] | None, column: Any, test: Callable[[Any], Any]) -> list[int]:
+    """The rows (``None``: every row) whose value in ``column`` passes ``test``."""
+    if rows is None:
+        return list(compress(range(len(column)), map(test, column)))
+    return list(compress(rows, map(test, map(column.__getitem__, rows))))
 
 
 def _sorted_prefixed(values: set[str], prefix: str | None, limit: int | None) -> list[str]:

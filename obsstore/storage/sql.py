@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
+from itertools import repeat
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -29,6 +31,7 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metrics, spans
 from obsstore.sqlfuncs import (
@@ -40,6 +43,7 @@ from obsstore.sqlfuncs import (
     percentile_cont,
     time_bucket,
 )
+from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage import engines
 from obsstore.storage.base import (
     Capabilities,
@@ -55,10 +59,11 @@ _ORDER_COLUMNS = {"timestamp": m.timestamp, "name": m.name, "value": m.value}
 
 def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
     clauses: list[sa.ColumnElement[bool]] = []
+    # One value compares with "=": planners treat it best, and it needs no expanding IN.
     if filters.names is not None:
-        clauses.append(m.name.in_(filters.names))
+        clauses.append(_equal_or_in(m.name, filters.names))
     if filters.types is not None:
-        clauses.append(m.type.in_([t.value for t in filters.types]))
+        clauses.append(_equal_or_in(m.type, [t.value for t in filters.types]))
     if filters.start_time is not None:
         clauses.append(m.timestamp >= filters.start_time)
     if filters.end_time is not None:
@@ -72,6 +77,10 @@ def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
     return clauses
 
 
+def _equal_or_in(column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
 def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> list[Any]:
     if not prefix:
         return []
@@ -82,22 +91,14 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
     return clauses
 
 
+_record = trusted_builder(MetricRecord)
+_point = trusted_builder(AggregatePoint)
+
+
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
-    return MetricRecord.model_construct(
-        id=row.id,
-        timestamp=row.timestamp,
-        name=row.name,
-        type=MetricType(row.type),
-        value=row.value,
-        labels=row.labels,
-        organization_id=row.organization_id,
-        environment=row.environment,
-        service_name=row.service_name,
-        trace_id=row.trace_id,
-        span_id=row.span_id,
-        bucket_boundaries=row.bucket_boundaries,
-        bucket_counts=row.bucket_counts,
-    )
+    values = row._asdict()
+    values["type"] = MetricType(values["type"])
+    return _record(values)
 
 
 def sql_capabilities(*, durable: bool, multi_process: bool) -> Capabilities:
@@ -117,6 +118,7 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     # Embedded databases always migrate in init(); server databases follow
     # OBSERVABILITY_METRICS_AUTO_MIGRATE.
     always_auto_migrate: ClassVar[bool] = True
+    aggregates_sorted = True  # see _aggregate_metrics' ORDER BY
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         self.url = url
@@ -290,27 +292,27 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
         keys: list[Any] = [inner.c.name]
         if aggregation.interval is not None:
-            keys.append(inner.c.bucket)
-        keys.extend(inner.c[f"g{i}"] for i in range(len(aggregation.group_by)))
-        query = sa.select(
-            *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
-        ).group_by(*keys)
+            # Raw database values: _aggregate_points converts each distinct bucket once.
+            keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()))
+        groups = [inner.c[f"g{i}"] for i in range(len(aggregation.group_by))]
+        keys.extend(groups)
+        # In the contract's order (name, groups in code-point order with missing values first,
+        # bucket): the database sorts faster than Python, and MetricsStorage then need not.
+        ordering: list[Any] = [inner.c.name]
+        ordering += [code_point(group).nulls_first() for group in groups]
+        if aggregation.interval is not None:
+            ordering.append(keys[1])
+        query = (
+            sa.select(
+                *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
+            )
+            .group_by(*keys)
+            .order_by(*ordering)
+        )
         with self._reading() as connection:
             rows = connection.execute(query).all()
-        has_bucket = aggregation.interval is not None
-        points = []
-        for row in rows:
-            group_start = 2 if has_bucket else 1
-            points.append(
-                AggregatePoint.model_construct(
-                    name=row[0],
-                    timestamp=row[1] if has_bucket else None,
-                    group=dict(zip(aggregation.group_by, row[group_start:-2], strict=True)),
-                    value=float(row[-2]),
-                    count=int(row[-1]),
-                )
-            )
-        return points
+            to_datetime = from_database_timestamp(connection.dialect.name)
+        return _aggregate_points(rows, aggregation, to_datetime)
 
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:
         query = (
@@ -354,6 +356,30 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
             return list(connection.execute(query).scalars())
 
 
+def _aggregate_points(
+    rows: Sequence[Any], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
+) -> list[AggregatePoint]:
+    """Rows of (name, [bucket], group values..., value, count) as points, column by column
+    (indexing each Row in a Python loop cost more than the query on DuckDB). Buckets come
+    raw from the database and repeat once per group: each distinct one is converted once."""
+    if not rows:
+        return []
+    columns = list(zip(*rows, strict=True))
+    has_bucket = aggregation.interval is not None
+    buckets: Iterable[datetime | None] = repeat(None)
+    if has_bucket:
+        converted = {raw: to_datetime(raw) for raw in set(columns[1])}
+        buckets = map(converted.__getitem__, columns[1])
+    keys = aggregation.group_by
+    groups = zip(*columns[2 if has_bucket else 1 : -2], strict=True) if keys else repeat(())
+    return [
+        _point({"name": n, "timestamp": b, "group": dict(zip(keys, g)), "value": v, "count": c})  # noqa: B905
+        for n, b, g, v, c in zip(  # noqa: B905 (buckets may repeat)
+            columns[0], buckets, groups, map(float, columns[-2]), map(int, columns[-1])
+        )
+    ]
+
+
 def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
     value = inner.c.value
     kind = aggregation.type
@@ -371,30 +397,3 @@ def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
         "max": sa.func.max,
     }
     return simple[kind](value)
-
-
-def metric_rows(
-    records: list[MetricRecord],
-    timestamp: Any,
-    json: Any,
-) -> list[tuple[Any, ...]]:
-    """Records as tuples in the table's column order, for bulk paths that bypass SQLAlchemy's
-    type processing. ``timestamp`` and ``json`` convert to what the driver takes."""
-    return [
-        (
-            r.id,
-            timestamp(r.timestamp),
-            r.name,
-            r.type.value,
-            r.value,
-            json(r.labels),
-            r.organization_id,
-            r.environment,
-            r.service_name,
-            r.trace_id,
-            r.span_id,
-            None if r.bucket_boundaries is None else json(r.bucket_boundaries),
-            None if r.bucket_counts is None else json(r.bucket_counts),
-        )
-        for r in records
-    ]

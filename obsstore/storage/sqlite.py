@@ -14,11 +14,11 @@ from sqlalchemy.sql.dml import Insert
 
 from obsstore.config import Settings
 from obsstore.models import MetricRecord
-from obsstore.models._fields import to_epoch_us
 from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
-from obsstore.storage.sql import SQLStorage, metric_rows, sql_capabilities
+from obsstore.storage.bulk import metric_rows
+from obsstore.storage.sql import SQLStorage, sql_capabilities
 
 BUSY_TIMEOUT_SECONDS = 5.0
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk i/o error")
@@ -125,5 +125,5 @@ class SQLiteStorage(SQLStorage):
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         statement = sqlite_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
         sql = str(statement.compile(dialect=connection.dialect))
-        rows = metric_rows(records, to_epoch_us, dump_json)
+        rows = metric_rows(records, epoch_us=True)
         return connection.exec_driver_sql(sql, rows).rowcount

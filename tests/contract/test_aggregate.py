@@ -179,3 +179,17 @@ def test_group_by_weird_label_keys(storage: MetricsStorage) -> None:
     for p in result:
         present = [k for k, v in p.group.items() if v is not None]
         assert len(present) == 1 and p.group[present[0]] == present[0].upper()
+
+
+def test_points_with_different_label_sets_share_a_group(storage: MetricsStorage) -> None:
+    """Grouping by one label gathers every point with that value, whatever its other labels."""
+    labels = [{"route": "/a", "method": "GET"}, {"method": "POST", "route": "/a"}, {"route": "/a"}]
+    storage.batch_record_metrics(
+        [point(f"p{i}", value=float(i), labels=pairs) for i, pairs in enumerate(labels)]
+        + [point("q", value=9.0, labels={"route": "/b", "method": "GET"})]
+    )
+    result = storage.aggregate_metrics(Aggregation(type="sum", group_by=["route"]))
+    assert [(p.group, p.value, p.count) for p in result] == [
+        ({"route": "/a"}, 3.0, 3),
+        ({"route": "/b"}, 9.0, 1),
+    ]

@@ -42,8 +42,9 @@ def _applies_to(index: sa.Index, dialect: str) -> bool:
     condition = index._ddl_if  # set by .ddl_if(dialect=...) in obsstore.schema
     if condition is None or condition.dialect is None:
         return True
-    wanted = condition.dialect
-    return dialect in wanted if isinstance(wanted, tuple) else dialect == wanted
+    if isinstance(condition.dialect, str):
+        return bool(condition.dialect == dialect)
+    return dialect in condition.dialect  # a tuple of dialect names
 
 
 def schema_differences(connection: sa.Connection) -> list[Any]:

@@ -1,0 +1,166 @@
+"""``python -m bench``: obsstore against the raw drivers, every backend, one run, one table.
+
+Sizes come from flags or the environment (OBSSTORE_BENCH_INGEST_POINTS, ..._QUERY_POINTS,
+..._REPEATS); ``--quick`` is a small run for development. See bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench import footprint, queries, report, spans, workload
+from bench.postgres import find_server, scratch_database
+from obsstore import create_storage
+
+BACKENDS = ("memory", "sqlite", "duckdb", "postgresql")
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(f"OBSSTORE_BENCH_{name}", default))
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="20,000 / 100,000 points, 2 repeats")
+    parser.add_argument("--ingest-points", type=int, default=_env_int("INGEST_POINTS", 200_000))
+    parser.add_argument("--query-points", type=int, default=_env_int("QUERY_POINTS", 1_000_000))
+    parser.add_argument(
+        "--footprint-points", type=int, default=_env_int("FOOTPRINT_POINTS", 100_000)
+    )
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--ingest-repeats", type=int, default=_env_int("INGEST_REPEATS", 3))
+    parser.add_argument("--query-repeats", type=int, default=_env_int("QUERY_REPEATS", 5))
+    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset")
+    parser.add_argument("--skip", default="", help="comma-separated: ingest,queries,footprint")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.ingest_points, args.query_points, args.footprint_points = 20_000, 100_000, 20_000
+        args.ingest_repeats, args.query_repeats = 2, 3
+    args.backends = [b for b in args.backends.split(",") if b]
+    args.skip = set(filter(None, args.skip.split(",")))
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ingest_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]:
+    results = {}
+    for kind in args.backends:
+        log(f"ingest: {kind}, {args.ingest_points:,} points x {args.ingest_repeats}")
+        with ExitStack() as stack:
+            command = [sys.executable, "-m", "bench.ingest", kind, str(args.ingest_points)]
+            command += [str(args.batch_size), str(args.ingest_repeats)]
+            if kind == "postgresql":
+                assert postgres is not None
+                command.append(stack.enter_context(scratch_database(postgres)))
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+        results[kind] = json.loads(done.stdout)
+    return results
+
+
+def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]:
+    from importlib import import_module
+
+    results: dict[str, Any] = {}
+    with ExitStack() as stack:
+        directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="obsstore-bench-"))
+        urls = {
+            "memory": "memory",
+            "sqlite": f"sqlite:///{directory}/queries.db",
+            "duckdb": f"duckdb:///{directory}/queries.duckdb",
+        }
+        if postgres is not None:
+            urls["postgresql"] = stack.enter_context(scratch_database(postgres))
+        storages = {}
+        for kind in args.backends:
+            storages[kind] = stack.enter_context(create_storage(urls[kind]))
+            storages[kind].init()
+        log(f"queries: storing {args.query_points:,} points in {', '.join(storages)}")
+        for chunk in workload.chunks(args.query_points, args.batch_size):
+            for storage in storages.values():
+                storage.batch_record_metrics(chunk)
+        for kind, storage in storages.items():
+            queries.analyze(storage)
+            baseline = None
+            if kind != "memory":
+                driver = import_module(f"bench.baselines.{kind}")
+                target = urls[kind] if kind == "postgresql" else urls[kind].split(":///", 1)[1]
+                if kind == "duckdb":
+                    baseline = driver.Queries(driver.connect(target))
+                else:
+                    baseline = driver.Queries(target)
+            log(f"queries: {kind}")
+            results[kind] = queries.run(storage, baseline, args.query_repeats)
+            if baseline is not None:
+                baseline.close()
+    reference = results.get("memory")
+    for kind, rows in results.items():
+        for row, entry in rows.items():
+            if reference is not None and kind != "memory":
+                entry["same_as_memory"] = queries.same_answer(
+                    entry["answer"], reference[row]["answer"]
+                )
+    for rows in results.values():
+        for entry in rows.values():
+            del entry["answer"]
+    return results
+
+
+def spans_backends(args: argparse.Namespace) -> list[str]:
+    return [kind for kind in args.backends if kind != "memory"]
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    began = time.perf_counter()
+    server = find_server() if "postgresql" in args.backends else None
+    if "postgresql" in args.backends and server is None:
+        log("no PostgreSQL server found: skipping the postgresql backend")
+        args.backends.remove("postgresql")
+    postgres = server[0] if server else None
+    try:
+        results: dict[str, Any] = {
+            "settings": {
+                key: value for key, value in vars(args).items() if key not in ("output", "skip")
+            }
+            | {
+                "command": "python -m bench " + " ".join(argv),
+                "machine": platform.platform(),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            },
+        }
+        if "footprint" not in args.skip and "memory" in args.backends:
+            log(f"footprint: memory backend, {args.footprint_points:,} points")
+            results["bytes_per_point"] = footprint.bytes_per_point(args.footprint_points)
+        if "ingest" not in args.skip:
+            results["ingest"] = ingest_rows(args, postgres)
+        if "queries" not in args.skip:
+            results["queries"] = query_rows(args, postgres)
+        results["spans"] = {kind: spans.measure(kind) for kind in spans_backends(args)}
+    finally:
+        if server is not None and server[1] is not None:
+            server[1]()
+    results["wall_seconds"] = time.perf_counter() - began
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    print(report.markdown(results))
+    log(f"done in {results['wall_seconds']:.0f} s; JSON in {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,24 @@
+"""Helpers the baselines share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TypeVar
+
+T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ONE_US = timedelta(microseconds=1)
+HOUR_US = 3_600_000_000
+PAGE_LIMIT = 100
+
+
+# The same compact JSON text obsstore stores, so both sides write identical rows; one encoder
+# for the process (json.dumps with options would build a new one per call).
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,113 @@
+"""Records as columns for the bulk-write paths, built with C-level ``map`` calls instead of a
+Python loop per record, and JSON text of label sets remembered (the same few hundred label sets
+recur in every batch, and encoding is the costliest step of building a row)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from itertools import repeat
+from operator import attrgetter, floordiv, sub
+from typing import Any
+
+from obsstore.models import MetricRecord, MetricType
+from obsstore.models._fields import EPOCH, ONE_MICROSECOND
+from obsstore.schema import metrics
+from obsstore.sqltypes import dump_json
+
+COLUMNS = [c.name for c in metrics.columns]
+_TEXT_COLUMNS = ("id", "name", "organization_id", "environment", "service_name")
+_TYPE_TEXT = {t: t.value for t in MetricType}
+_LABEL_CACHE_LIMIT = 100_000
+
+
+class _JsonCache:
+    """Encoded JSON per distinct value; emptied when it grows past its limit, so unbounded label
+    cardinality costs the encoding it would cost anyway, never unbounded memory."""
+
+    def __init__(self) -> None:
+        self.texts: dict[tuple[Any, ...], str] = {}
+        self.lock = threading.Lock()
+
+    def encode(
+        self, values: list[Any], keys: Iterable[tuple[Any, ...]], key: Callable[[Any], Any]
+    ) -> list[str]:
+        """JSON of each value; ``keys`` are ``key(value)`` for each, computed lazily so that no
+        key outlives its lookup (a batch of surviving tuples would trigger full collections)."""
+        texts = list(map(self.texts.get, keys))
+        if None in texts:
+            with self.lock:
+                if len(self.texts) > _LABEL_CACHE_LIMIT:
+                    self.texts.clear()
+                for i, text in enumerate(texts):
+                    if text is None:
+                        texts[i] = self.texts[key(values[i])] = dump_json(values[i])
+        return texts  # type: ignore[return-value]
+
+
+_labels_json = _JsonCache()
+_bounds_json = _JsonCache()
+
+
+def _items(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(labels.items())
+
+
+def _dump_or_none(value: Any) -> str | None:
+    return None if value is None else dump_json(value)
+
+
+def labels_json(records: list[MetricRecord]) -> list[str]:
+    labels = list(map(attrgetter("labels"), records))
+    return _labels_json.encode(labels, map(tuple, map(dict.items, labels)), _items)
+
+
+def bucket_bounds_json(records: list[MetricRecord]) -> list[str | None]:
+    bounds = list(map(attrgetter("bucket_boundaries"), records))
+    if not any(bounds):
+        return bounds
+    present = [i for i, b in enumerate(bounds) if b is not None]
+    used = [bounds[i] for i in present]
+    texts = _bounds_json.encode(used, map(tuple, used), tuple)
+    result: list[str | None] = [None] * len(bounds)
+    for i, text in zip(present, texts, strict=True):
+        result[i] = text
+    return result
+
+
+def metric_columns(
+    records: list[MetricRecord], *, epoch_us: bool, counts_as_json: bool = True
+) -> dict[str, list[Any]]:
+    """Every column of ``obsstore_metrics`` as a list, in table order. Timestamps are aware
+    datetimes, or integer microseconds since the epoch with ``epoch_us``; labels and buckets
+    are JSON text (bucket counts stay lists of ints without ``counts_as_json``, for a database
+    that turns them into JSON itself)."""
+    get = {name: list(map(attrgetter(name), records)) for name in _TEXT_COLUMNS}
+    counts = list(map(attrgetter("bucket_counts"), records))
+    timestamps: list[Any] = list(map(attrgetter("timestamp"), records))
+    if epoch_us:
+        timestamps = list(
+            map(floordiv, map(sub, timestamps, repeat(EPOCH)), repeat(ONE_MICROSECOND))
+        )
+    columns = {
+        "id": get["id"],
+        "timestamp": timestamps,
+        "name": get["name"],
+        "type": list(map(_TYPE_TEXT.__getitem__, map(attrgetter("type"), records))),
+        "value": list(map(attrgetter("value"), records)),
+        "labels": labels_json(records),
+        "organization_id": get["organization_id"],
+        "environment": get["environment"],
+        "service_name": get["service_name"],
+        "trace_id": list(map(attrgetter("trace_id"), records)),
+        "span_id": list(map(attrgetter("span_id"), records)),
+        "bucket_boundaries": bucket_bounds_json(records),
+        "bucket_counts": counts if not counts_as_json else list(map(_dump_or_none, counts)),
+    }
+    assert list(columns) == COLUMNS
+    return columns
+
+
+def metric_rows(records: list[MetricRecord], *, epoch_us: bool) -> list[tuple[Any, ...]]:
+    """Records as tuples in table column order (see ``metric_columns``)."""
+    return list(zip(*metric_columns(records, epoch_us=epoch_us).values(), strict=True))
