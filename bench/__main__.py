@@ -37,15 +37,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--footprint-points", type=int, default=_env_int("FOOTPRINT_POINTS", 100_000)
     )
+    parser.add_argument("--spans", type=int, default=_env_int("SPANS", spans.SPANS))
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--ingest-repeats", type=int, default=_env_int("INGEST_REPEATS", 3))
     parser.add_argument("--query-repeats", type=int, default=_env_int("QUERY_REPEATS", 5))
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset")
-    parser.add_argument("--skip", default="", help="comma-separated: ingest,queries,footprint")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: ingest,queries,footprint,spans"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.quick:
         args.ingest_points, args.query_points, args.footprint_points = 20_000, 100_000, 20_000
+        args.spans = 10_000
         args.ingest_repeats, args.query_repeats = 2, 3
     args.backends = [b for b in args.backends.split(",") if b]
     args.skip = set(filter(None, args.skip.split(",")))
@@ -119,8 +123,19 @@ def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]
     return results
 
 
-def spans_backends(args: argparse.Namespace) -> list[str]:
-    return [kind for kind in args.backends if kind != "memory"]
+def span_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]:
+    results = {}
+    for kind in args.backends:
+        log(f"spans: {kind}, {args.spans:,} spans x {args.ingest_repeats}")
+        with ExitStack() as stack:
+            command = [sys.executable, "-m", "bench.spans", kind, str(args.spans)]
+            command += [str(spans.BATCH), str(args.ingest_repeats)]
+            if kind == "postgresql":
+                assert postgres is not None
+                command.append(stack.enter_context(scratch_database(postgres)))
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+        results[kind] = json.loads(done.stdout)
+    return results
 
 
 def main(argv: list[str]) -> int:
@@ -150,7 +165,8 @@ def main(argv: list[str]) -> int:
             results["ingest"] = ingest_rows(args, postgres)
         if "queries" not in args.skip:
             results["queries"] = query_rows(args, postgres)
-        results["spans"] = {kind: spans.measure(kind) for kind in spans_backends(args)}
+        if "spans" not in args.skip:
+            results["spans"] = span_rows(args, postgres)
     finally:
         if server is not None and server[1] is not None:
             server[1]()

@@ -45,7 +45,7 @@ class Place:
             if self.kind == "postgresql":
                 storage.engine.dispose()
                 with storage.engine.begin() as connection:
-                    connection.execute(sa.text("TRUNCATE obsstore_metrics"))
+                    connection.execute(sa.text("TRUNCATE obsstore_metrics, obsstore_spans"))
         return url
 
     def path(self, url: str) -> str:

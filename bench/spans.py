@@ -1,21 +1,143 @@
-"""Row 6, spans ingest: ``batch_create_spans`` of 50,000 spans with about 1 KB of JSON each.
+"""Row 6, spans ingest: ``batch_create_spans`` of 50,000 spans with about 1 KB of JSON each,
+against the raw driver's fastest path into the same table from the same ``SpanRecord``s.
 
-Traces are not on this branch yet, so the row reports itself as not measured. Once storages
-have ``batch_create_spans``, fill in ``measure`` (build the spans outside the timing, write
-them in batches into a fresh storage, return points per second and a raw-driver baseline) and
-the harness prints it like the other ingest rows."""
+Runs in a process of its own: ``python -m bench.spans KIND SPANS BATCH REPEATS [POSTGRES_URL]``
+prints JSON. Each trial writes into a freshly migrated, empty table, in rotating order."""
 
 from __future__ import annotations
 
+import json
+import random
+import sys
+import tempfile
+from datetime import datetime, timedelta, timezone
+from importlib import import_module
 from typing import Any
 
+from bench.ingest import Place, Trial, run_trials
+from obsstore import ObservabilityStorage, SpanRecord, create_storage
+
 SPANS = 50_000
+BATCH = 5_000
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+_WORDS = (
+    "the agent plans a trip to lisbon in may checks flights hotels weather budget and "
+    "calls tools search calculator calendar before answering the user with a summary"
+).split()
+_TYPES = ["agent_run", "model_generation", "tool_call", "tool_call", "workflow_step"]
 
 
-def measure(kind: str) -> dict[str, Any]:
-    """``{"obsstore_per_s": ..., "baseline_per_s": ...}``, or ``{"not_measured": reason}``."""
-    from obsstore.storage import backend_class_for
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words))
 
-    if not hasattr(backend_class_for(kind), "batch_create_spans"):
-        return {"not_measured": "no batch_create_spans on this branch (traces not merged yet)"}
-    return {"not_measured": "spans row not written yet: see bench/spans.py"}
+
+def workload(count: int, seed: int = 6) -> list[SpanRecord]:
+    """Traces of 10 spans (a root agent run and its steps), ~1 KB of JSON per span across
+    input, output, metadata, attributes and scope."""
+    rng = random.Random(seed)
+    spans = []
+    for i in range(count):
+        trace, step = divmod(i, 10)
+        started = START + timedelta(milliseconds=37 * i)
+        failed = step and rng.random() < 0.03
+        spans.append(
+            SpanRecord(
+                trace_id=f"trace-{trace:07d}",
+                span_id=f"span-{step}",
+                parent_span_id=None if step == 0 else "span-0",
+                name=f"{_TYPES[step % 5]} {step}",
+                span_type=_TYPES[step % 5],
+                started_at=started,
+                ended_at=started + timedelta(milliseconds=rng.randint(5, 900)),
+                input={
+                    "messages": [
+                        {"role": "system", "content": _text(rng, 20)},
+                        {"role": "user", "content": _text(rng, 30)},
+                    ],
+                    "temperature": 0.2,
+                    "tools": ["search", "calculator", "calendar"],
+                },
+                output={"content": _text(rng, 35), "finish_reason": "stop",
+                        "usage": {"prompt_tokens": rng.randint(50, 900),
+                                  "completion_tokens": rng.randint(10, 400)}},
+                error={"message": "tool timed out", "code": 504} if failed else None,
+                metadata={"model": rng.choice(["small", "large"]), "attempt": 1,
+                          "cached": rng.random() < 0.2},
+                attributes={"http.method": "POST", "gen_ai.system": "obsstore-bench",
+                            "server.address": "api.example.test"},
+                scope={"name": "obsstore-bench", "version": "1.0"},
+                tags=["bench", rng.choice(["prod", "staging"])],
+                entity_type="agent", entity_name="planner", user_id=f"user-{trace % 97}",
+                session_id=f"session-{trace % 331}", environment="prod", service_name="agents",
+            )
+        )  # fmt: skip
+    return spans
+
+
+def json_bytes(span: SpanRecord) -> int:
+    fields = ("input", "output", "error", "metadata", "attributes", "scope", "tags")
+    return sum(len(json.dumps(getattr(span, f))) for f in fields if getattr(span, f) is not None)
+
+
+def _obsstore(place: Place, batches: list[list[SpanRecord]], expected: int) -> Trial:
+    state: dict[str, ObservabilityStorage] = {}
+
+    def setup() -> None:
+        state["storage"] = create_storage(place.fresh())
+        state["storage"].init()
+
+    def run() -> int:
+        return sum(state["storage"].batch_create_spans(batch) for batch in batches)
+
+    return Trial(setup, run, lambda: _finish(state["storage"], expected))
+
+
+def _finish(storage: ObservabilityStorage, expected: int) -> None:
+    stored = storage.list_traces(pagination={"limit": 1}).total * 10
+    storage.close()
+    if stored != expected:
+        raise AssertionError(f"{storage.kind}: stored {stored} spans, expected {expected}")
+
+
+def _raw(place: Place, spans: list[SpanRecord], batch_size: int) -> Trial:
+    driver = import_module(f"bench.baselines.{place.kind}")
+    state: dict[str, Any] = {}
+
+    def setup() -> None:
+        url = place.fresh()
+        target = url if place.kind == "postgresql" else place.path(url)
+        state["url"], state["connection"] = url, driver.connect(target)
+
+    def run() -> None:
+        driver.ingest_spans(state["connection"], spans, batch_size)
+
+    def finish() -> None:
+        state["connection"].close()
+        with create_storage(state["url"]) as storage:
+            _finish(storage, len(spans))
+
+    return Trial(setup, run, finish)
+
+
+def main(argv: list[str]) -> dict[str, Any]:
+    kind, count, batch_size, repeats = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    postgres_url = argv[4] if len(argv) > 4 else None
+    spans = workload(count)
+    batches = [spans[i : i + batch_size] for i in range(0, count, batch_size)]
+    with tempfile.TemporaryDirectory(prefix="obsstore-bench-spans-") as directory:
+        place = Place(kind, directory, postgres_url)
+        trials = {"obsstore": _obsstore(place, batches, count)}
+        if kind != "memory":
+            trials["raw"] = _raw(place, spans, batch_size)
+        times = run_trials(trials, repeats)
+    return {
+        "kind": kind,
+        "spans": count,
+        "batch_size": batch_size,
+        "json_bytes_per_span": sum(map(json_bytes, spans[:1000])) / min(count, 1000),
+        "seconds": times,
+    }
+
+
+if __name__ == "__main__":
+    json.dump(main(sys.argv[1:]), sys.stdout)

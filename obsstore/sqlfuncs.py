@@ -5,7 +5,9 @@ fails at compile time instead of producing wrong SQL.
 Every bound value a construct needs (a JSON path, a microsecond count, a fraction) is a bound
 parameter it creates when it is built and lists in ``_traverse_internals``, never one made while
 compiling: SQLAlchemy then caches the compiled statement and extracts fresh values from each new
-statement, so a query that differs only in its values is not compiled again."""
+statement, so a query that differs only in its values is not compiled again. The two trace
+filters at the end are the exception: the shape of their SQL follows their values (a JSON type,
+a number of tags), so they bind while compiling and opt out of the cache."""
 
 from __future__ import annotations
 
@@ -310,6 +312,8 @@ def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) 
 
 __all__ = [
     "code_point",
+    "json_array_contains_all",
+    "json_scalar_equals",
     "label_entries",
     "label_value",
     "labels_match",
@@ -327,7 +331,7 @@ class json_scalar_equals(_Construct):
     string, a boolean only a boolean, null only null, and numbers compare by exact value (5
     matches 5 and 5.0, never "5"), the way Python compares them."""
 
-    inherit_cache = False
+    inherit_cache = False  # the SQL's shape follows the value's JSON type: not cacheable
     _operands = ("doc",)
     type = sa.Boolean()
 
@@ -413,7 +417,7 @@ def _json_equals_sqlite(element: json_scalar_equals, compiler: SQLCompiler, **kw
 
 
 class json_array_contains_all(_Construct):
-    inherit_cache = False
+    inherit_cache = False  # one test per item: the SQL's shape follows the list
     _operands = ("doc",)
     type = sa.Boolean()
 

@@ -4,6 +4,7 @@ JSON values; how each database holds them is decided here and only here."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -27,7 +28,14 @@ def dump_json(value: Any) -> str:
     point: PostgreSQL's JSONB keeps numbers as ``numeric`` and would hand ``1e+16`` back as
     the integer ``10000000000000000``."""
     text = _encode_json(value)
-    return _dump_positional(value) if "e+" in text or "e-" in text else text
+    if ("e+" in text or "e-" in text) and _EXPONENT.search(text):  # substring test first: cheap
+        return _dump_positional(value)
+    return text
+
+
+# How repr() writes an exponent (1e+16, 2.5e-07); text such as "type-e-3" rarely matches, and a
+# false match only costs the slow path.
+_EXPONENT = re.compile(r"[0-9]e[+-][0-9]")
 
 
 def _positional_float(number: float) -> str:
@@ -39,7 +47,7 @@ def _positional_float(number: float) -> str:
 
 
 def _dump_positional(value: Any) -> str:
-    # The slow path, taken only when the fast text shows an exponent (or "e+"/"e-" in a string).
+    # The slow path, taken only when the fast text shows what looks like an exponent.
     if isinstance(value, float):
         return _positional_float(value)
     if isinstance(value, dict):

@@ -22,3 +22,11 @@ dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# The spans table's text columns after the JSON ones, in table order.
+SPAN_TEXT_COLUMNS = (
+    "entity_type", "entity_id", "entity_name", "user_id", "organization_id", "resource_id",
+    "run_id", "session_id", "thread_id", "request_id", "environment", "service_name", "source",
+)  # fmt: skip
+SPAN_JSON_COLUMNS = ("input", "output", "error", "metadata", "attributes", "scope", "tags")

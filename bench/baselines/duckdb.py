@@ -10,7 +10,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from bench.baselines.common import EPOCH, ONE_US, PAGE_LIMIT, batches, dumps
+from bench.baselines.common import (
+    EPOCH,
+    ONE_US,
+    PAGE_LIMIT,
+    SPAN_JSON_COLUMNS,
+    SPAN_TEXT_COLUMNS,
+    batches,
+    dumps,
+)
 from obsstore import MetricRecord
 
 _TEXT_COLUMNS = ("organization_id", "environment", "service_name", "trace_id", "span_id")
@@ -107,3 +115,37 @@ class Queries:
 def _naive(value: datetime) -> datetime:
     # DuckDB's TIMESTAMP column holds UTC wall time (see obsstore.sqltypes).
     return value.replace(tzinfo=None)
+
+
+def ingest_spans(
+    connection: duckdb.DuckDBPyConnection, spans: Sequence[Any], batch_size: int
+) -> None:
+    """An Arrow table per batch (JSON fields as text, timestamps as epoch microseconds cast to
+    TIMESTAMP), then ``INSERT INTO obsstore_spans SELECT * FROM`` it."""
+    for batch in batches(spans, batch_size):
+        now = (datetime.now(EPOCH.tzinfo) - EPOCH) // ONE_US
+
+        def micros(values: list[Any]) -> pa.Array:
+            return pa.array(
+                [None if v is None else (v - EPOCH) // ONE_US for v in values], pa.int64()
+            ).cast(pa.timestamp("us"))
+
+        columns: dict[str, pa.Array] = {
+            name: pa.array([getattr(s, name) for s in batch], pa.string())
+            for name in ("trace_id", "span_id", "parent_span_id", "name", "span_type")
+        }
+        columns["started_at"] = micros([s.started_at for s in batch])
+        columns["ended_at"] = micros([s.ended_at for s in batch])
+        columns["is_event"] = pa.array([s.is_event for s in batch], pa.bool_())
+        for name in SPAN_JSON_COLUMNS:
+            columns[name] = pa.array(
+                [None if (v := getattr(s, name)) is None else dumps(v) for s in batch], pa.string()
+            )
+        for name in SPAN_TEXT_COLUMNS:
+            columns[name] = pa.array([getattr(s, name) for s in batch], pa.string())
+        columns["created_at"] = columns["updated_at"] = pa.array(
+            [now] * len(batch), pa.int64()
+        ).cast(pa.timestamp("us"))
+        connection.register("span_batch", pa.table(columns))
+        connection.execute("INSERT INTO obsstore_spans SELECT * FROM span_batch")
+        connection.unregister("span_batch")

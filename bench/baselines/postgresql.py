@@ -5,13 +5,19 @@ JSONB and the datetimes to timestamptz."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from bench.baselines.common import PAGE_LIMIT, batches, dumps
+from bench.baselines.common import (
+    PAGE_LIMIT,
+    SPAN_JSON_COLUMNS,
+    SPAN_TEXT_COLUMNS,
+    batches,
+    dumps,
+)
 from obsstore import MetricRecord
 
 _TYPES = (
@@ -106,3 +112,37 @@ class Queries:
             " GROUP BY 1, 2 ORDER BY 1, 2 NULLS FIRST",
             (start, end),
         ).fetchall()
+
+
+_SPAN_TYPES = ["varchar"] * 5 + ["timestamptz", "timestamptz", "bool"] + ["jsonb"] * 7
+_SPAN_TYPES += ["varchar"] * 13 + ["timestamptz", "timestamptz"]
+_COPY_SPANS = "COPY obsstore_spans FROM STDIN (FORMAT BINARY)"
+
+
+def ingest_spans(
+    connection: psycopg.Connection[Any], spans: Sequence[Any], batch_size: int
+) -> None:
+    """Binary COPY per batch with the column types declared; psycopg dumps the JSON fields (as
+    JSONB) and the datetimes itself."""
+    for batch in batches(spans, batch_size):
+        now = datetime.now(timezone.utc)
+        with connection.transaction(), connection.cursor() as cursor:
+            with cursor.copy(_COPY_SPANS) as copy:
+                copy.set_types(_SPAN_TYPES)
+                for s in batch:
+                    copy.write_row(
+                        (
+                            s.trace_id,
+                            s.span_id,
+                            s.parent_span_id,
+                            s.name,
+                            s.span_type,
+                            s.started_at,
+                            s.ended_at,
+                            s.is_event,
+                            *(getattr(s, f) for f in SPAN_JSON_COLUMNS),
+                            *(getattr(s, f) for f in SPAN_TEXT_COLUMNS),
+                            now,
+                            now,
+                        )
+                    )

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bench.baselines.common import EPOCH, HOUR_US, ONE_US, PAGE_LIMIT, batches, dumps
+from bench.baselines.common import (
+    EPOCH,
+    HOUR_US,
+    ONE_US,
+    PAGE_LIMIT,
+    SPAN_JSON_COLUMNS,
+    SPAN_TEXT_COLUMNS,
+    batches,
+    dumps,
+)
 from obsstore import MetricRecord
 
 _INSERT = "INSERT INTO obsstore_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -114,3 +123,33 @@ class Queries:
             """,
             (_us(start), _us(end)),
         ).fetchall()
+
+
+_INSERT_SPAN = "INSERT INTO obsstore_spans VALUES (" + ", ".join(["?"] * 30) + ")"  # noqa: S608
+
+
+def ingest_spans(connection: sqlite3.Connection, spans: Sequence[Any], batch_size: int) -> None:
+    """Tuples built from the spans (timestamps to epoch microseconds, JSON fields to text),
+    then executemany per batch."""
+    for batch in batches(spans, batch_size):
+        now = (datetime.now(EPOCH.tzinfo) - EPOCH) // ONE_US
+        rows = [
+            (
+                s.trace_id,
+                s.span_id,
+                s.parent_span_id,
+                s.name,
+                s.span_type,
+                (s.started_at - EPOCH) // ONE_US,
+                None if s.ended_at is None else (s.ended_at - EPOCH) // ONE_US,
+                s.is_event,
+                *(None if (v := getattr(s, f)) is None else dumps(v) for f in SPAN_JSON_COLUMNS),
+                *(getattr(s, f) for f in SPAN_TEXT_COLUMNS),
+                now,
+                now,
+            )
+            for s in batch
+        ]
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(_INSERT_SPAN, rows)
+        connection.execute("COMMIT")

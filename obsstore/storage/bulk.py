@@ -1,21 +1,27 @@
-"""Records as columns for the bulk-write paths, built with C-level ``map`` calls instead of a
-Python loop per record, and JSON text of label sets remembered (the same few hundred label sets
-recur in every batch, and encoding is the costliest step of building a row)."""
+"""Records and spans as columns for the bulk-write paths, built with C-level ``map`` calls
+instead of a Python loop per record, and JSON text of label sets remembered (the same few
+hundred label sets recur in every batch, and encoding is the costliest step of building a row).
+
+Every builder returns the table's columns in table order, in the form the backends' bulk hooks
+take: JSON as text, timestamps as aware datetimes or (``epoch_us``) integer microseconds."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from itertools import repeat
 from operator import attrgetter, floordiv, sub
 from typing import Any
 
-from obsstore.models import MetricRecord, MetricType
+from obsstore.models import MetricRecord, MetricType, SpanRecord
 from obsstore.models._fields import EPOCH, ONE_MICROSECOND
-from obsstore.schema import metrics
+from obsstore.models.traces import SPAN_JSON_FIELDS, SPAN_TEXT_FIELDS
+from obsstore.schema import metrics, spans
 from obsstore.sqltypes import dump_json
 
 COLUMNS = [c.name for c in metrics.columns]
+SPAN_COLUMNS = [c.name for c in spans.columns]
 _TEXT_COLUMNS = ("id", "name", "organization_id", "environment", "service_name")
 _TYPE_TEXT = {t: t.value for t in MetricType}
 _LABEL_CACHE_LIMIT = 100_000
@@ -108,6 +114,31 @@ def metric_columns(
     return columns
 
 
-def metric_rows(records: list[MetricRecord], *, epoch_us: bool) -> list[tuple[Any, ...]]:
-    """Records as tuples in table column order (see ``metric_columns``)."""
-    return list(zip(*metric_columns(records, epoch_us=epoch_us).values(), strict=True))
+def _epoch_us(moment: datetime | None) -> int | None:
+    return None if moment is None else (moment - EPOCH) // ONE_MICROSECOND
+
+
+def span_columns(
+    batch: list[SpanRecord], written_at: datetime, *, epoch_us: bool
+) -> dict[str, list[Any]]:
+    """Every column of ``obsstore_spans`` as a list, in table order; ``written_at`` becomes both
+    ``created_at`` and ``updated_at``."""
+    moment: Callable[[datetime | None], Any] = _epoch_us if epoch_us else _same
+    columns: dict[str, list[Any]] = {
+        name: list(map(attrgetter(name), batch))
+        for name in ("trace_id", "span_id", "parent_span_id", "name", "span_type", "is_event")
+    }
+    columns["started_at"] = list(map(moment, map(attrgetter("started_at"), batch)))
+    columns["ended_at"] = list(map(moment, map(attrgetter("ended_at"), batch)))
+    for name in (*SPAN_JSON_FIELDS, "tags"):
+        columns[name] = list(map(_dump_or_none, map(attrgetter(name), batch)))
+    for name in SPAN_TEXT_FIELDS:
+        columns[name] = list(map(attrgetter(name), batch))
+    columns["created_at"] = columns["updated_at"] = [moment(written_at)] * len(batch)
+    ordered = {name: columns[name] for name in SPAN_COLUMNS}
+    assert len(ordered) == len(columns)
+    return ordered
+
+
+def _same(value: Any) -> Any:
+    return value

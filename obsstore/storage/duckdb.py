@@ -1,7 +1,6 @@
 """DuckDB: a file or ``:memory:``. A process holds one database instance and hands every pooled
 connection a cursor of it; another process opening a locked file gets
-``StorageUnavailableError`` naming the path. Bulk writes go through Arrow when pyarrow is
-installed."""
+``StorageUnavailableError`` naming the path. Bulk writes hand DuckDB an Arrow table."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from typing import Any
 
 import duckdb
 import duckdb_engine
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine
@@ -19,14 +19,9 @@ from sqlalchemy.pool import QueuePool
 from obsstore.config import Settings
 from obsstore.models import MetricRecord
 from obsstore.schema import metrics
-from obsstore.sqltypes import dump_json, to_database_timestamp
-from obsstore.storage.bulk import COLUMNS, metric_columns
+from obsstore.sqltypes import UTCTimestamp, dump_json
+from obsstore.storage.bulk import metric_columns
 from obsstore.storage.sql import SQLStorage, sql_capabilities
-
-try:
-    import pyarrow as pa
-except ImportError:  # pragma: no cover - exercised only without the duckdb extra's pyarrow
-    pa = None
 
 _ARROW_BATCH = "obsstore_arrow_batch"
 _write_locks: dict[str, threading.Lock] = {}
@@ -66,6 +61,7 @@ class _Database:
 
 class DuckDBStorage(SQLStorage):
     kind = "duckdb"
+    bulk_epoch_timestamps = True  # Arrow int64 microseconds, cast to TIMESTAMP in DuckDB
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
@@ -105,55 +101,64 @@ class DuckDBStorage(SQLStorage):
         return isinstance(error, duckdb.CatalogException) and "does not exist" in str(error)
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
-        # With Arrow, bucket counts travel as list<int64> and DuckDB writes their JSON text.
-        columns = metric_columns(records, epoch_us=pa is not None, counts_as_json=pa is None)
-        if pa is None:
-            columns["timestamp"] = list(map(to_database_timestamp("duckdb"), columns["timestamp"]))
-            rows = list(zip(*columns.values(), strict=True))
-            before = _count(connection)
-            connection.exec_driver_sql(_insert_sql(connection, None), rows)
-            return _count(connection) - before
-        arrays = {
-            name: pa.array(values, _ARROW_TYPES.get(name, pa.string()))
-            for name, values in columns.items()
-        }
-        arrays["timestamp"] = arrays["timestamp"].cast(pa.timestamp("us"))
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        raw.register(_ARROW_BATCH, pa.table(arrays))
-        try:
-            # DuckDB answers an INSERT with the number of rows it added (conflicts excluded).
-            return int(
-                connection.exec_driver_sql(_insert_sql(connection, _ARROW_BATCH)).scalar_one()
-            )
-        finally:
-            # In a transaction the error aborted, unregister fails too; that must not hide the
-            # error itself (a missing table is a SchemaError). The next register replaces it.
-            with contextlib.suppress(duckdb.TransactionException):
-                raw.unregister(_ARROW_BATCH)
+        # Bucket counts travel as list<int64> and DuckDB writes their JSON text itself.
+        columns = metric_columns(records, epoch_us=True, counts_as_json=False)
+        return _arrow_insert(connection, metrics, columns, {"bucket_counts": _COUNTS})
+
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int:
+        return _arrow_insert(connection, table, columns, {})
 
 
-_ARROW_TYPES = (
-    {"timestamp": pa.int64(), "value": pa.float64(), "bucket_counts": pa.list_(pa.int64())}
-    if pa is not None
-    else {}
-)
+_COUNTS = pa.list_(pa.int64())
 
 
-def _count(connection: Connection) -> int:
-    return int(connection.execute(sa.select(sa.func.count()).select_from(metrics)).scalar_one())
+def _arrow_type(column: sa.Column[Any]) -> Any:
+    if isinstance(column.type, UTCTimestamp):
+        return pa.int64()  # microseconds since the epoch; cast to TIMESTAMP below
+    if isinstance(column.type, sa.Double):
+        return pa.float64()
+    if isinstance(column.type, sa.Boolean):
+        return pa.bool_()
+    return pa.string()  # text, and JSON as text
 
 
-def _insert_sql(connection: Connection, source: str | None) -> str:
-    """``INSERT ... ON CONFLICT DO NOTHING`` from the registered Arrow table, or of bound rows."""
-    if source is None:
-        statement: Any = pg_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
-    else:
-        table = sa.table(source, *(sa.column(c) for c in COLUMNS))
-        selected = [sa.cast(c, sa.JSON()) if c.name == "bucket_counts" else c for c in table.c]
+def _arrow_insert(
+    connection: Connection,
+    table: sa.Table,
+    columns: dict[str, list[Any]],
+    json_lists: dict[str, Any],
+) -> int:
+    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from the columns as a registered Arrow
+    table; DuckDB answers with the number of rows it added (conflicts excluded).
+    ``json_lists`` names JSON columns passed as Arrow lists (with their type), which DuckDB
+    turns into JSON text itself."""
+    arrays = []
+    for column in table.columns:
+        array = pa.array(columns[column.name], json_lists.get(column.name) or _arrow_type(column))
+        if isinstance(column.type, UTCTimestamp):
+            array = array.cast(pa.timestamp("us"))
+        arrays.append(array)
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.register(_ARROW_BATCH, pa.Table.from_arrays(arrays, names=list(columns)))
+    try:
+        source = sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
+        selected = [
+            sa.cast(source.c[name], sa.JSON()) if name in json_lists else source.c[name]
+            for name in columns
+        ]
+        keys = [c.name for c in table.primary_key.columns]
         statement = (
-            pg_insert(metrics)
-            .from_select(COLUMNS, sa.select(*selected))
-            .on_conflict_do_nothing(index_elements=["id"])
+            pg_insert(table)
+            .from_select(list(columns), sa.select(*selected))
+            .on_conflict_do_nothing(index_elements=keys)
         )
-    return str(statement.compile(dialect=connection.dialect))
+        sql = str(statement.compile(dialect=connection.dialect))
+        return int(connection.exec_driver_sql(sql).scalar_one())
+    finally:
+        # In a transaction the error aborted, unregister fails too; that must not hide the
+        # error itself (a missing table is a SchemaError). The next register replaces it.
+        with contextlib.suppress(duckdb.TransactionException):
+            raw.unregister(_ARROW_BATCH)

@@ -3,6 +3,7 @@ an advisory lock around migrations, and COPY for bulk writes."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import psycopg
@@ -11,23 +12,33 @@ from psycopg import postgres, pq
 from psycopg import sql as pgsql
 from psycopg.adapt import Dumper
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
 from obsstore.config import Settings
-from obsstore.models import MetricRecord
-from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json
-from obsstore.storage.bulk import COLUMNS, metric_rows
 from obsstore.storage.sql import SQLStorage, sql_capabilities
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
-_STAGING_TABLE = "obsstore_metrics_staging"
+# PostgreSQL type names of the column types obsstore's tables use, as binary COPY needs them.
+_COPY_TYPE_PREFIXES = {
+    "VARCHAR": "varchar",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "DOUBLE PRECISION": "float8",
+    "JSONB": "jsonb",
+    "BOOLEAN": "bool",
+}
 
 
-# Column types in table order, as COPY's binary format needs them.
-_COPY_TYPES = ["varchar", "timestamptz", "varchar", "varchar", "float8", "jsonb"]
-_COPY_TYPES += ["varchar"] * 5 + ["jsonb", "jsonb"]
+@functools.cache
+def _copy_types(table: sa.Table) -> list[str]:
+    dialect: Dialect = PGDialect()  # type: ignore[no-untyped-call]
+    names = []
+    for column in table.columns:
+        declared = column.type.compile(dialect=dialect)
+        names.append(next(t for p, t in _COPY_TYPE_PREFIXES.items() if declared.startswith(p)))
+    return names
 
 
 class PostgreSQLStorage(SQLStorage):
@@ -62,31 +73,36 @@ class PostgreSQLStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UndefinedTable)
 
-    def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
-        rows = metric_rows(records, epoch_us=False)
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int:
+        rows = list(zip(*columns.values(), strict=True))
         raw = connection.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
-        # Fast path: COPY straight into the table. An id that is already stored makes the
-        # COPY fail as a whole; the savepoint undoes it and the staging path skips such ids.
+        # Fast path: COPY straight into the table. A key that is already stored makes the
+        # COPY fail as a whole; the savepoint undoes it and the staging path skips such keys.
         try:
             with connection.begin_nested():
-                _copy(raw, metrics.name, rows)
+                _copy(raw, table, table.name, rows)
             return len(rows)
         except psycopg.errors.UniqueViolation:
             pass
+        staging = f"{table.name}_staging"
         with raw.cursor() as cursor:
             cursor.execute(
                 pgsql.SQL(
                     "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) "
                     "ON COMMIT DELETE ROWS"
-                ).format(pgsql.Identifier(_STAGING_TABLE), pgsql.Identifier(metrics.name))
+                ).format(pgsql.Identifier(staging), pgsql.Identifier(table.name))
             )
-        _copy(raw, _STAGING_TABLE, rows)
-        staged = sa.table(_STAGING_TABLE, *(sa.column(c) for c in COLUMNS))
+        _copy(raw, table, staging, rows)
+        names = list(columns)
+        staged = sa.table(staging, *(sa.column(c) for c in names))
+        keys = [c.name for c in table.primary_key.columns]
         statement = (
-            pg_insert(metrics)
-            .from_select(COLUMNS, sa.select(*staged.c))
-            .on_conflict_do_nothing(index_elements=["id"])
+            pg_insert(table)
+            .from_select(names, sa.select(*staged.c))
+            .on_conflict_do_nothing(index_elements=keys)
         )
         inserted = connection.execute(
             statement, execution_options={"preserve_rowcount": True}
@@ -105,14 +121,18 @@ class _JsonbTextDumper(Dumper):
         return b"\x01" + str(obj).encode()
 
 
-def _copy(raw: psycopg.Connection[Any], table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Binary COPY with the column types declared, so psycopg picks each dumper once."""
+def _copy(
+    raw: psycopg.Connection[Any], table: sa.Table, target: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Binary COPY of ``table``'s columns into ``target``, with the column types declared so
+    psycopg picks each dumper once."""
     with raw.cursor() as cursor:
         cursor.adapters.register_dumper(None, _JsonbTextDumper)  # by oid, this cursor only
         statement = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            pgsql.Identifier(table), pgsql.SQL(", ").join(map(pgsql.Identifier, COLUMNS))
+            pgsql.Identifier(target),
+            pgsql.SQL(", ").join(pgsql.Identifier(c.name) for c in table.columns),
         )
         with cursor.copy(statement) as copy:
-            copy.set_types(_COPY_TYPES)
+            copy.set_types(_copy_types(table))
             for row in rows:
                 copy.write_row(row)

@@ -15,9 +15,7 @@ from itertools import repeat
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.sql.dml import Insert
 
 from obsstore import migrate
 from obsstore.config import Settings, load_settings
@@ -51,6 +49,7 @@ from obsstore.storage.base import (
     StrategyInfo,
     prefix_upper_bound,
 )
+from obsstore.storage.bulk import metric_columns
 from obsstore.storage.sql_traces import SQLTraces
 
 m = metrics.c
@@ -118,6 +117,9 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     # Embedded databases always migrate in init(); server databases follow
     # OBSERVABILITY_METRICS_AUTO_MIGRATE.
     always_auto_migrate: ClassVar[bool] = True
+    # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware
+    # datetimes).
+    bulk_epoch_timestamps: ClassVar[bool] = False
     aggregates_sorted = True  # see _aggregate_metrics' ORDER BY
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
@@ -159,15 +161,18 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return False
 
-    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
-        """``INSERT ... ON CONFLICT (primary key) DO NOTHING`` (PostgreSQL's spelling, which
-        DuckDB shares; SQLite overrides)."""
-        keys = [c.name for c in table.primary_key.columns]
-        return pg_insert(table).on_conflict_do_nothing(index_elements=keys)
-
     @abstractmethod
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int:
+        """Insert rows given column by column (every column of ``table``, in table order, as
+        the builders in ``bulk.py`` make them), skipping rows whose primary key is already
+        stored; return the number of rows added."""
+
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
+        columns = metric_columns(records, epoch_us=self.bulk_epoch_timestamps)
+        return self._bulk_insert(connection, metrics, columns)
 
     # --- connections ---------------------------------------------------------------------
     @property

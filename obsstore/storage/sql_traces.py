@@ -5,12 +5,10 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.dml import Insert
 
 from obsstore.models._fields import utc_now
 from obsstore.models.queries import Pagination
@@ -25,18 +23,13 @@ from obsstore.models.traces import (
 )
 from obsstore.schema import spans
 from obsstore.sqlfuncs import json_array_contains_all, json_scalar_equals
+from obsstore.storage.bulk import span_columns
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
 
 s = spans.c
 _SPAN_FIELDS = [c.name for c in spans.columns]
 # Columns an update may set: everything but the key and the creation time.
 _UPDATABLE = [c for c in _SPAN_FIELDS if c not in ("trace_id", "span_id", "created_at")]
-
-
-def span_values(span: SpanRecord, created_at: datetime, updated_at: datetime) -> dict[str, Any]:
-    values = {name: getattr(span, name) for name in _SPAN_FIELDS}
-    values.update(created_at=created_at, updated_at=updated_at)
-    return values
 
 
 def span_from_row(row: sa.Row[Any], model: type[SpanRecord] = SpanRecord, **extra: Any) -> Any:
@@ -93,9 +86,12 @@ class SQLTraces(TraceStorage):
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Connection]: ...
 
+    bulk_epoch_timestamps: ClassVar[bool]
+
     @abstractmethod
-    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
-        """``INSERT`` into ``table`` that skips rows whose primary key is already stored."""
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int: ...
 
     def _stored_spans(self, connection: Connection, keys: set[SpanKey]) -> Iterator[SpanRecord]:
         trace_ids = sorted({trace_id for trace_id, _ in keys})
@@ -105,17 +101,9 @@ class SQLTraces(TraceStorage):
                 yield span_from_row(row)
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
-        now = utc_now()
-        keys = {span.key for span in batch}
+        columns = span_columns(batch, utc_now(), epoch_us=self.bulk_epoch_timestamps)
         with self._writing() as connection:
-            existing = {span.key for span in self._stored_spans(connection, keys)}
-            new = [span for span in batch if span.key not in existing]
-            if new:
-                connection.execute(
-                    self.insert_ignoring_conflicts(spans),
-                    [span_values(span, now, now) for span in new],
-                )
-            return len(new)
+            return self._bulk_insert(connection, spans, columns)
 
     def _update_spans(self, updates: list[SpanUpdate]) -> int:
         now = utc_now()

@@ -10,14 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
-from sqlalchemy.sql.dml import Insert
 
 from obsstore.config import Settings
-from obsstore.models import MetricRecord
-from obsstore.schema import metrics
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
-from obsstore.storage.bulk import metric_rows
 from obsstore.storage.sql import SQLStorage, sql_capabilities
 
 BUSY_TIMEOUT_SECONDS = 5.0
@@ -78,6 +74,7 @@ def _on_begin(connection: Connection) -> None:
 
 class SQLiteStorage(SQLStorage):
     kind = "sqlite"
+    bulk_epoch_timestamps = True  # timestamps are integer microseconds here
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
@@ -118,12 +115,12 @@ class SQLiteStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
 
-    def insert_ignoring_conflicts(self, table: sa.Table) -> Insert:
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int:
+        # One prepared statement run by the driver's executemany, inside BEGIN IMMEDIATE.
         keys = [c.name for c in table.primary_key.columns]
-        return sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
-
-    def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
-        statement = sqlite_insert(metrics).on_conflict_do_nothing(index_elements=["id"])
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
         sql = str(statement.compile(dialect=connection.dialect))
-        rows = metric_rows(records, epoch_us=True)
+        rows = list(zip(*columns.values(), strict=True))
         return connection.exec_driver_sql(sql, rows).rowcount
