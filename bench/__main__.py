@@ -60,13 +60,16 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def ingest_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]:
+def per_backend(
+    args: argparse.Namespace, postgres: str | None, module: str, arguments: list[str]
+) -> dict[str, Any]:
+    """``python -m MODULE KIND ARGUMENTS... [POSTGRES_URL]`` for each backend, each in a process
+    of its own (so that its peak memory is its own); their JSON output by backend."""
     results = {}
     for kind in args.backends:
-        log(f"ingest: {kind}, {args.ingest_points:,} points x {args.ingest_repeats}")
+        log(f"{module}: {kind}, {' '.join(arguments)}")
         with ExitStack() as stack:
-            command = [sys.executable, "-m", "bench.ingest", kind, str(args.ingest_points)]
-            command += [str(args.batch_size), str(args.ingest_repeats)]
+            command = [sys.executable, "-m", module, kind, *arguments]
             if kind == "postgresql":
                 assert postgres is not None
                 command.append(stack.enter_context(scratch_database(postgres)))
@@ -123,21 +126,6 @@ def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]
     return results
 
 
-def span_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]:
-    results = {}
-    for kind in args.backends:
-        log(f"spans: {kind}, {args.spans:,} spans x {args.ingest_repeats}")
-        with ExitStack() as stack:
-            command = [sys.executable, "-m", "bench.spans", kind, str(args.spans)]
-            command += [str(spans.BATCH), str(args.ingest_repeats)]
-            if kind == "postgresql":
-                assert postgres is not None
-                command.append(stack.enter_context(scratch_database(postgres)))
-            done = subprocess.run(command, check=True, capture_output=True, text=True)
-        results[kind] = json.loads(done.stdout)
-    return results
-
-
 def main(argv: list[str]) -> int:
     args = parse(argv)
     began = time.perf_counter()
@@ -162,11 +150,13 @@ def main(argv: list[str]) -> int:
             log(f"footprint: memory backend, {args.footprint_points:,} points")
             results["bytes_per_point"] = footprint.bytes_per_point(args.footprint_points)
         if "ingest" not in args.skip:
-            results["ingest"] = ingest_rows(args, postgres)
+            sizes = [args.ingest_points, args.batch_size, args.ingest_repeats]
+            results["ingest"] = per_backend(args, postgres, "bench.ingest", list(map(str, sizes)))
         if "queries" not in args.skip:
             results["queries"] = query_rows(args, postgres)
         if "spans" not in args.skip:
-            results["spans"] = span_rows(args, postgres)
+            sizes = [args.spans, spans.BATCH, args.ingest_repeats]
+            results["spans"] = per_backend(args, postgres, "bench.spans", list(map(str, sizes)))
     finally:
         if server is not None and server[1] is not None:
             server[1]()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bench import workload
 from bench.timing import timed
-from obsstore import MetricsStorage, create_storage
+from obsstore import ObservabilityStorage, create_storage
 
 _counter = itertools.count()
 
@@ -52,8 +52,16 @@ class Place:
         return url.split(":///", 1)[1]
 
 
-def _obsstore(place: Place, batches: Sequence[Sequence[Any]], expected: int) -> Trial:
-    state: dict[str, MetricsStorage] = {}
+def obsstore_trial(
+    place: Place,
+    batches: Sequence[Sequence[Any]],
+    write: Callable[[ObservabilityStorage, Sequence[Any]], int],
+    stored: Callable[[ObservabilityStorage], int],
+) -> Trial:
+    """obsstore writing ``batches`` with ``write`` into a fresh storage; ``stored`` counts what
+    landed, which must be every item."""
+    state: dict[str, ObservabilityStorage] = {}
+    expected = sum(map(len, batches))
 
     def setup() -> None:
         storage = create_storage(place.fresh())
@@ -62,19 +70,29 @@ def _obsstore(place: Place, batches: Sequence[Sequence[Any]], expected: int) -> 
 
     def run() -> int:
         storage = state["storage"]
-        return sum(storage.batch_record_metrics(batch) for batch in batches)
+        return sum(write(storage, batch) for batch in batches)
 
-    return Trial(setup, run, lambda: _finish(state["storage"], expected))
+    return Trial(setup, run, lambda: _finish(state["storage"], stored, expected))
 
 
-def _finish(storage: MetricsStorage, expected: int) -> None:
-    stored = storage.count_metrics()
+def _finish(
+    storage: ObservabilityStorage, stored: Callable[[ObservabilityStorage], int], expected: int
+) -> None:
+    count = stored(storage)
     storage.close()
-    if stored != expected:
-        raise AssertionError(f"{storage.kind}: stored {stored} points, expected {expected}")
+    if count != expected:
+        raise AssertionError(f"{storage.kind}: stored {count}, expected {expected}")
 
 
-def _raw(place: Place, records: Sequence[Any], batch_size: int) -> Trial:
+def raw_trial(
+    place: Place,
+    items: Sequence[Any],
+    batch_size: int,
+    ingest: str,
+    stored: Callable[[ObservabilityStorage], int],
+) -> Trial:
+    """The raw driver's ``bench.baselines.<kind>.<ingest>`` writing ``items`` into a fresh
+    schema; checked afterwards through obsstore with ``stored``."""
     from importlib import import_module
 
     driver = import_module(f"bench.baselines.{place.kind}")
@@ -86,14 +104,22 @@ def _raw(place: Place, records: Sequence[Any], batch_size: int) -> Trial:
         state["url"], state["connection"] = url, driver.connect(target)
 
     def run() -> None:
-        driver.ingest(state["connection"], records, batch_size)
+        getattr(driver, ingest)(state["connection"], items, batch_size)
 
     def finish() -> None:
         state["connection"].close()
         with create_storage(state["url"]) as storage:
-            _finish(storage, len(records))
+            _finish(storage, stored, len(items))
 
     return Trial(setup, run, finish)
+
+
+def _count_points(storage: ObservabilityStorage) -> int:
+    return storage.count_metrics()
+
+
+def _write_points(storage: ObservabilityStorage, batch: Sequence[Any]) -> int:
+    return storage.batch_record_metrics(batch)
 
 
 class Trial:
@@ -123,11 +149,11 @@ def main(argv: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="obsstore-bench-") as directory:
         place = Place(kind, directory, postgres_url)
         trials = {
-            "obsstore_records": _obsstore(place, record_batches, points),
-            "obsstore_dicts": _obsstore(place, dict_batches, points),
+            "obsstore_records": obsstore_trial(place, record_batches, _write_points, _count_points),
+            "obsstore_dicts": obsstore_trial(place, dict_batches, _write_points, _count_points),
         }
         if kind != "memory":
-            trials["raw"] = _raw(place, records, batch_size)
+            trials["raw"] = raw_trial(place, records, batch_size, "ingest", _count_points)
         times = run_trials(trials, repeats)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {

@@ -10,12 +10,14 @@ import json
 import random
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from importlib import import_module
 from typing import Any
 
-from bench.ingest import Place, Trial, run_trials
-from obsstore import ObservabilityStorage, SpanRecord, create_storage
+import sqlalchemy as sa
+
+from bench.ingest import Place, obsstore_trial, raw_trial, run_trials
+from obsstore import ObservabilityStorage, SpanRecord
 
 SPANS = 50_000
 BATCH = 5_000
@@ -79,44 +81,17 @@ def json_bytes(span: SpanRecord) -> int:
     return sum(len(json.dumps(getattr(span, f))) for f in fields if getattr(span, f) is not None)
 
 
-def _obsstore(place: Place, batches: list[list[SpanRecord]], expected: int) -> Trial:
-    state: dict[str, ObservabilityStorage] = {}
-
-    def setup() -> None:
-        state["storage"] = create_storage(place.fresh())
-        state["storage"].init()
-
-    def run() -> int:
-        return sum(state["storage"].batch_create_spans(batch) for batch in batches)
-
-    return Trial(setup, run, lambda: _finish(state["storage"], expected))
+def stored_spans(storage: ObservabilityStorage) -> int:
+    """Spans stored: counted in SQL, or in the memory backend's own dict of traces."""
+    engine = getattr(storage, "engine", None)
+    if engine is None:
+        return sum(map(len, storage._traces.values()))  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM obsstore_spans")).scalar_one())
 
 
-def _finish(storage: ObservabilityStorage, expected: int) -> None:
-    stored = storage.list_traces(pagination={"limit": 1}).total * 10
-    storage.close()
-    if stored != expected:
-        raise AssertionError(f"{storage.kind}: stored {stored} spans, expected {expected}")
-
-
-def _raw(place: Place, spans: list[SpanRecord], batch_size: int) -> Trial:
-    driver = import_module(f"bench.baselines.{place.kind}")
-    state: dict[str, Any] = {}
-
-    def setup() -> None:
-        url = place.fresh()
-        target = url if place.kind == "postgresql" else place.path(url)
-        state["url"], state["connection"] = url, driver.connect(target)
-
-    def run() -> None:
-        driver.ingest_spans(state["connection"], spans, batch_size)
-
-    def finish() -> None:
-        state["connection"].close()
-        with create_storage(state["url"]) as storage:
-            _finish(storage, len(spans))
-
-    return Trial(setup, run, finish)
+def _write(storage: ObservabilityStorage, batch: Sequence[Any]) -> int:
+    return storage.batch_create_spans(batch)
 
 
 def main(argv: list[str]) -> dict[str, Any]:
@@ -126,9 +101,9 @@ def main(argv: list[str]) -> dict[str, Any]:
     batches = [spans[i : i + batch_size] for i in range(0, count, batch_size)]
     with tempfile.TemporaryDirectory(prefix="obsstore-bench-spans-") as directory:
         place = Place(kind, directory, postgres_url)
-        trials = {"obsstore": _obsstore(place, batches, count)}
+        trials = {"obsstore": obsstore_trial(place, batches, _write, stored_spans)}
         if kind != "memory":
-            trials["raw"] = _raw(place, spans, batch_size)
+            trials["raw"] = raw_trial(place, spans, batch_size, "ingest_spans", stored_spans)
         times = run_trials(trials, repeats)
     return {
         "kind": kind,

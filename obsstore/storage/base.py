@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
 from types import TracebackType
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from obsstore.errors import InvalidArgumentError
 from obsstore.models import (
@@ -26,16 +26,14 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
-from obsstore.models._fields import reject_control_chars
+from obsstore.storage.arguments import as_model, check_limit, check_prefix, check_text
 from obsstore.storage.traces_base import TraceStorage
 
 MetricsStrategy = Literal["realtime", "batch"]
 TracingStrategy = Literal["realtime", "batch-with-updates", "insert-only"]
-MAX_DISCOVERY_LIMIT = 100_000
 
 _record_id = attrgetter("id")
 _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
-_Model = TypeVar("_Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -80,44 +78,6 @@ def unique_by_id(records: list[MetricRecord]) -> list[MetricRecord]:
     return [r for r, i in zip(records, ids, strict=True) if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
 
 
-def _as_model(value: _Model | Mapping[str, Any] | None, model: type[_Model]) -> _Model:
-    if value is None:
-        return model()
-    if isinstance(value, model):
-        return value
-    return model.model_validate(value)
-
-
-def _check_prefix(prefix: str | None) -> str | None:
-    if prefix is None:
-        return None
-    if not isinstance(prefix, str):
-        raise InvalidArgumentError(f"prefix must be a string, not {type(prefix).__name__}")
-    try:
-        return reject_control_chars(prefix)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"prefix {exc}") from None
-
-
-def _check_limit(limit: int | None) -> int | None:
-    if limit is None:
-        return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidArgumentError(f"limit must be an int, not {type(limit).__name__}")
-    if not 1 <= limit <= MAX_DISCOVERY_LIMIT:
-        raise InvalidArgumentError(f"limit must be between 1 and {MAX_DISCOVERY_LIMIT}")
-    return limit
-
-
-def _check_text_argument(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{name} must be a non-empty string")
-    try:
-        return reject_control_chars(value)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"{name} {exc}") from None
-
-
 class MetricsStorage(ABC):
     """One storage for observability data. Use it as a context manager, or call ``close()``."""
 
@@ -160,7 +120,7 @@ class MetricsStorage(ABC):
         """Delete the points matching ``filters`` (required, and not empty); returns how many."""
         if filters is None:
             raise InvalidArgumentError("delete_metrics needs filters")
-        parsed = _as_model(filters, MetricFilters)
+        parsed = as_model(filters, MetricFilters)
         if parsed.is_empty():
             raise InvalidArgumentError(
                 "delete_metrics needs at least one filter; use dangerously_clear_all() to "
@@ -179,9 +139,9 @@ class MetricsStorage(ABC):
         pagination: Pagination | Mapping[str, Any] | None = None,
         order_by: OrderBy | Mapping[str, Any] | None = None,
     ) -> MetricsPage:
-        page = _as_model(pagination, Pagination)
+        page = as_model(pagination, Pagination)
         data, total = self._list_metrics(
-            _as_model(filters, MetricFilters), page, _as_model(order_by, OrderBy)
+            as_model(filters, MetricFilters), page, as_model(order_by, OrderBy)
         )
         return MetricsPage(
             data=data,
@@ -192,7 +152,7 @@ class MetricsStorage(ABC):
         )
 
     def count_metrics(self, filters: MetricFilters | Mapping[str, Any] | None = None) -> int:
-        return self._count_metrics(_as_model(filters, MetricFilters))
+        return self._count_metrics(as_model(filters, MetricFilters))
 
     def aggregate_metrics(
         self,
@@ -204,17 +164,17 @@ class MetricsStorage(ABC):
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
         points = self._aggregate_metrics(
-            _as_model(aggregation, Aggregation), _as_model(filters, MetricFilters)
+            as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
         )
         if not self.aggregates_sorted:
             points.sort(key=aggregate_sort_key)
         return points
 
     def list_metric_names(self, prefix: str | None = None, limit: int | None = None) -> list[str]:
-        return self._list_metric_names(_check_prefix(prefix), _check_limit(limit))
+        return self._list_metric_names(check_prefix(prefix), check_limit(limit))
 
     def list_label_keys(self, name: str | None = None) -> list[str]:
-        return self._list_label_keys(None if name is None else _check_text_argument("name", name))
+        return self._list_label_keys(None if name is None else check_text("name", name))
 
     def list_label_values(
         self,
@@ -224,10 +184,10 @@ class MetricsStorage(ABC):
         limit: int | None = None,
     ) -> list[str]:
         return self._list_label_values(
-            _check_text_argument("key", key),
-            None if name is None else _check_text_argument("name", name),
-            _check_prefix(prefix),
-            _check_limit(limit),
+            check_text("key", key),
+            None if name is None else check_text("name", name),
+            check_prefix(prefix),
+            check_limit(limit),
         )
 
     # --- backend implementations ---------------------------------------------------------

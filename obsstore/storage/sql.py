@@ -50,6 +50,7 @@ from obsstore.storage.base import (
     prefix_upper_bound,
 )
 from obsstore.storage.bulk import metric_columns
+from obsstore.storage.paging import fetch_page
 from obsstore.storage.sql_traces import SQLTraces
 
 m = metrics.c
@@ -259,22 +260,10 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
             ordering = [column.desc(), m.id.desc()]
         else:
             ordering = [column.asc(), m.id.asc()]
-        query = (
-            sa.select(metrics)
-            .where(*clauses)
-            .order_by(*ordering)
-            .limit(pagination.limit)
-            .offset(pagination.offset)
-        )
+        query = sa.select(metrics).where(*clauses).order_by(*ordering)
         with self._reading() as connection:
-            rows = connection.execute(query).all()
-            if len(rows) < pagination.limit and (rows or pagination.offset == 0):
-                total = pagination.offset + len(rows)  # this page holds the last row
-            else:
-                total = connection.execute(
-                    sa.select(sa.func.count()).select_from(metrics).where(*clauses)
-                ).scalar_one()
-        return [record_from_row(row) for row in rows], int(total)
+            rows, total = fetch_page(connection, query, metrics, clauses, pagination)
+        return [record_from_row(row) for row in rows], total
 
     def _count_metrics(self, filters: MetricFilters) -> int:
         query = (

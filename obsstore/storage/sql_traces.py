@@ -24,6 +24,7 @@ from obsstore.models.traces import (
 from obsstore.schema import spans
 from obsstore.sqlfuncs import json_array_contains_all, json_scalar_equals
 from obsstore.storage.bulk import span_columns
+from obsstore.storage.paging import fetch_page
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
 
 s = spans.c
@@ -154,22 +155,14 @@ class SQLTraces(TraceStorage):
             sa.select(root, child_error_exists(root).label("has_child_error"))
             .where(*clauses)
             .order_by(*ordering)
-            .limit(pagination.limit)
-            .offset(pagination.offset)
         )
         with self._reading() as connection:
-            rows = connection.execute(query).all()
-            if len(rows) < pagination.limit and (rows or pagination.offset == 0):
-                total = pagination.offset + len(rows)
-            else:
-                total = connection.execute(
-                    sa.select(sa.func.count()).select_from(root).where(*clauses)
-                ).scalar_one()
+            rows, total = fetch_page(connection, query, root, clauses, pagination)
         data = [
             span_from_row(row, TraceSummary, has_child_error=bool(row.has_child_error))
             for row in rows
         ]
-        return data, int(total)
+        return data, total
 
     def _delete_traces(self, trace_ids: list[str]) -> int:
         doomed = s.trace_id.in_(trace_ids)

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from obsstore.errors import InvalidArgumentError, NotFoundError
-from obsstore.models._fields import reject_control_chars
 from obsstore.models.queries import Pagination
 from obsstore.models.traces import (
     SpanRecord,
@@ -21,6 +20,7 @@ from obsstore.models.traces import (
     TracesPage,
     TraceSummary,
 )
+from obsstore.storage.arguments import as_model, check_text
 
 SpanKey = tuple[str, str]
 _spans_adapter: TypeAdapter[list[SpanRecord]] = TypeAdapter(list[SpanRecord])
@@ -57,15 +57,6 @@ def apply_updates(
     return result
 
 
-def _check_id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise InvalidArgumentError(f"{what} must be a non-empty string")
-    try:
-        return reject_control_chars(value)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"{what} {exc}") from None
-
-
 class TraceStorage(ABC):
     """Spans and traces: create, update, fetch, list and delete, on every backend alike."""
 
@@ -84,15 +75,15 @@ class TraceStorage(ABC):
         return self._update_spans(batch) if batch else 0
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
-        return self._get_span(_check_id(trace_id, "trace_id"), _check_id(span_id, "span_id"))
+        return self._get_span(check_text("trace_id", trace_id), check_text("span_id", span_id))
 
     def get_root_span(self, trace_id: str) -> SpanRecord | None:
         """The span of the trace without a parent (the earliest, should there be several)."""
-        spans = self._get_trace_spans(_check_id(trace_id, "trace_id"), roots_only=True)
+        spans = self._get_trace_spans(check_text("trace_id", trace_id), roots_only=True)
         return spans[0] if spans else None
 
     def get_trace(self, trace_id: str) -> TraceRecord | None:
-        spans = self._get_trace_spans(_check_id(trace_id, "trace_id"), roots_only=False)
+        spans = self._get_trace_spans(check_text("trace_id", trace_id), roots_only=False)
         return TraceRecord(trace_id=trace_id, spans=spans) if spans else None
 
     def list_traces(
@@ -102,11 +93,9 @@ class TraceStorage(ABC):
         order_by: TraceOrderBy | Mapping[str, Any] | None = None,
     ) -> TracesPage:
         """Root spans matching ``filters``, each with its status and ``has_child_error``."""
-        page = Pagination.model_validate(pagination or {})
+        page = as_model(pagination, Pagination)
         data, total = self._list_traces(
-            TraceFilters.model_validate(filters or {}),
-            page,
-            TraceOrderBy.model_validate(order_by or {}),
+            as_model(filters, TraceFilters), page, as_model(order_by, TraceOrderBy)
         )
         return TracesPage(
             data=data,
@@ -120,7 +109,7 @@ class TraceStorage(ABC):
         """Delete every span of the given traces; returns spans deleted. Unknown ids are fine."""
         if isinstance(trace_ids, str):
             raise InvalidArgumentError("batch_delete_traces takes a list of trace ids")
-        ids = sorted({_check_id(t, "trace_id") for t in trace_ids})
+        ids = sorted({check_text("trace_id", t) for t in trace_ids})
         return self._delete_traces(ids) if ids else 0
 
     # --- backend implementations ---------------------------------------------------------

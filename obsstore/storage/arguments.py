@@ -1,0 +1,53 @@
+"""Checks of plain call arguments (not models): each failure is an ``InvalidArgumentError``
+naming the argument, raised before the call touches any storage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from obsstore.errors import InvalidArgumentError
+from obsstore.models._fields import reject_control_chars
+
+MAX_DISCOVERY_LIMIT = 100_000
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def as_model(value: _Model | Mapping[str, Any] | None, model: type[_Model]) -> _Model:
+    if value is None:
+        return model()
+    if isinstance(value, model):
+        return value
+    return model.model_validate(value)
+
+
+def check_prefix(prefix: str | None) -> str | None:
+    if prefix is None:
+        return None
+    if not isinstance(prefix, str):
+        raise InvalidArgumentError(f"prefix must be a string, not {type(prefix).__name__}")
+    try:
+        return reject_control_chars(prefix)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"prefix {exc}") from None
+
+
+def check_limit(limit: int | None) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidArgumentError(f"limit must be an int, not {type(limit).__name__}")
+    if not 1 <= limit <= MAX_DISCOVERY_LIMIT:
+        raise InvalidArgumentError(f"limit must be between 1 and {MAX_DISCOVERY_LIMIT}")
+    return limit
+
+
+def check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty string")
+    try:
+        return reject_control_chars(value)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{name} {exc}") from None
