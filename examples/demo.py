@@ -19,6 +19,9 @@ from obsstore import (
     MetricRecord,
     OrderBy,
     Pagination,
+    SpanRecord,
+    SpanUpdate,
+    TraceFilters,
     create_storage,
     migrate,
 )
@@ -112,6 +115,53 @@ def workload(now: datetime, rng: random.Random) -> list[MetricRecord]:
     return points
 
 
+def agent_traces(now: datetime, rng: random.Random) -> tuple[list[SpanRecord], list[SpanUpdate]]:
+    """200 agent runs of 6 spans each, sent when they start; the updates close them."""
+    spans, updates = [], []
+    for run in range(200):
+        started = now - timedelta(minutes=rng.randint(1, 24 * 60))
+        trace = f"run-{run:04d}"
+        spans.append(
+            SpanRecord(
+                trace_id=trace,
+                span_id="root",
+                name="answer question",
+                span_type="agent_run",
+                started_at=started,
+                input={"question": f"question {run}"},
+                tags=["prod"],
+                metadata={"model": rng.choice(MODELS)},
+                service_name="api",
+            )
+        )
+        at = started
+        for step in range(1, 6):
+            kind = "model_generation" if step % 2 else "tool_call"
+            took = timedelta(milliseconds=rng.randint(20, 2000))
+            spans.append(
+                SpanRecord(
+                    trace_id=trace,
+                    span_id=f"s{step}",
+                    parent_span_id="root",
+                    span_type=kind,
+                    name=kind if step % 2 else rng.choice(["search", "calculator"]),
+                    started_at=at,
+                )
+            )
+            failed = kind == "tool_call" and rng.random() < 0.05
+            updates.append(
+                SpanUpdate(
+                    trace_id=trace,
+                    span_id=f"s{step}",
+                    ended_at=at + took,
+                    **({"error": {"message": "tool timed out"}} if failed else {"output": "ok"}),
+                )
+            )
+            at += took
+        updates.append(SpanUpdate(trace_id=trace, span_id="root", ended_at=at, output="done"))
+    return spans, updates
+
+
 def main() -> None:
     if os.environ.get("OBSERVABILITY_METRICS_STORAGE"):
         target = None
@@ -179,6 +229,25 @@ def main() -> None:
                 f"  at {r.timestamp:%H:%M:%S.%f}"
             )
         print(f"  (of {slowest.total:,} requests)")
+
+        spans, updates = agent_traces(now, rng)
+        storage.batch_create_spans(spans)  # sent as the spans start ...
+        storage.batch_update_spans(updates)  # ... and updated as they end
+        failing = storage.list_traces(
+            filters=TraceFilters(has_child_error=True), pagination=Pagination(limit=3)
+        )
+        print(
+            f"\ntraces: {len(spans):,} spans in 200 agent runs; "
+            f"{failing.total} runs had a failing step, the latest:"
+        )
+        for root in failing.data:
+            trace = storage.get_trace(root.trace_id)
+            assert trace is not None
+            failed = [s.name for s in trace.spans if s.error is not None]
+            print(
+                f"  {root.trace_id} at {root.started_at:%H:%M}  status={root.status.value}"
+                f"  failed steps: {', '.join(failed)}"
+            )
 
 
 if __name__ == "__main__":
