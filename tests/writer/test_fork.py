@@ -60,6 +60,8 @@ def _read_until_closed(fd: int, timeout: float) -> bytes:
     pytest.fail(f"the forked child did not report within {timeout}s")
 
 
+# Forking while the writer's thread runs is the situation under test; Python 3.12+ warns of it.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_starts_empty_and_the_parent_writes_once(
     storage: MetricsStorage, make_writer: Callable[..., MetricsWriter], tmp_path: Path
 ) -> None:
