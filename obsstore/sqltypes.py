@@ -103,11 +103,6 @@ class UTCTimestamp(sa.TypeDecorator[datetime]):
         return None if value is None else _TIMESTAMP_STORAGE[dialect.name][2](value)
 
 
-def to_database_timestamp(dialect_name: str) -> Callable[[datetime], Any]:
-    """The conversion ``UTCTimestamp`` applies on the way in, for bulk paths that bypass it."""
-    return _TIMESTAMP_STORAGE[dialect_name][1]
-
-
 def from_database_timestamp(dialect_name: str) -> Callable[[Any], datetime]:
     return _TIMESTAMP_STORAGE[dialect_name][2]
 

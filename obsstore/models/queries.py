@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -141,9 +141,26 @@ class AggregatePoint(BaseModel):
     count: int
 
 
-class MetricsPage(BaseModel):
+class Page(BaseModel):
+    """What every paged listing returns besides its ``data``: shared by the page types."""
+
     model_config = ConfigDict(frozen=True)
 
+    @classmethod
+    def of(cls: type[_Page], data: list[Any], total: int, pagination: Pagination) -> _Page:
+        return cls(
+            data=data,
+            total=total,
+            limit=pagination.limit,
+            offset=pagination.offset,
+            has_more=pagination.offset + len(data) < total,
+        )
+
+
+_Page = TypeVar("_Page", bound=Page)
+
+
+class MetricsPage(Page):
     data: list[MetricRecord]
     total: int
     limit: int

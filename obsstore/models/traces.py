@@ -24,6 +24,7 @@ from obsstore.models._fields import (
     reject_control_chars,
 )
 from obsstore.models._json import JsonObject, JsonScalar, JsonValue
+from obsstore.models.queries import Page
 
 MAX_TAGS = 128
 
@@ -205,9 +206,7 @@ class TraceOrderBy(BaseModel):
     direction: Literal["asc", "desc"] = "desc"
 
 
-class TracesPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class TracesPage(Page):
     data: list[TraceSummary]
     total: int
     limit: int

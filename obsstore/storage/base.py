@@ -9,7 +9,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, ClassVar, Literal
@@ -27,6 +26,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.storage.arguments import as_model, check_limit, check_prefix, check_text
+from obsstore.storage.batches import first_of_each_key, validated_batch
 from obsstore.storage.traces_base import TraceStorage
 
 MetricsStrategy = Literal["realtime", "batch"]
@@ -58,24 +58,8 @@ class Capabilities:
 
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
-    """Validate a whole batch before anything is written. ``MetricRecord`` instances are frozen
-    and already valid, so they pass through untouched; dicts are validated (errors carry the
-    item's index and field)."""
-    items = records if isinstance(records, list) else list(records)
-    # A batch of records skips the adapter entirely: pydantic would still rerun every record's
-    # after-validator (the bucket checks), which is most of the cost of a batch.
-    if all(map(isinstance, items, repeat(MetricRecord))):
-        return items  # type: ignore[return-value]
-    return _records_adapter.validate_python(items)
-
-
-def unique_by_id(records: list[MetricRecord]) -> list[MetricRecord]:
-    """The batch without later repeats of an id: the first write wins inside a batch too."""
-    ids = list(map(_record_id, records))
-    if len(set(ids)) == len(ids):
-        return records
-    seen: set[str] = set()
-    return [r for r, i in zip(records, ids, strict=True) if not (i in seen or seen.add(i))]  # type: ignore[func-returns-value]
+    """A batch of points, validated whole (see ``validated_batch``)."""
+    return validated_batch(records, MetricRecord, _records_adapter)
 
 
 class MetricsStorage(ABC):
@@ -111,7 +95,7 @@ class MetricsStorage(ABC):
     def batch_record_metrics(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> int:
         """Store a batch atomically; returns how many points were new. A point whose id is
         already stored (or appears earlier in the batch) is skipped, so retries never duplicate."""
-        batch = unique_by_id(coerce_records(records))
+        batch = first_of_each_key(coerce_records(records), _record_id)
         if not batch:
             return 0
         return self._insert_metrics(batch)
@@ -143,13 +127,7 @@ class MetricsStorage(ABC):
         data, total = self._list_metrics(
             as_model(filters, MetricFilters), page, as_model(order_by, OrderBy)
         )
-        return MetricsPage(
-            data=data,
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-            has_more=page.offset + len(data) < total,
-        )
+        return MetricsPage.of(data, total, page)
 
     def count_metrics(self, filters: MetricFilters | Mapping[str, Any] | None = None) -> int:
         return self._count_metrics(as_model(filters, MetricFilters))

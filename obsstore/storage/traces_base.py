@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -21,21 +22,12 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.storage.arguments import as_model, check_text
+from obsstore.storage.batches import first_of_each_key, validated_batch
 
 SpanKey = tuple[str, str]
 _spans_adapter: TypeAdapter[list[SpanRecord]] = TypeAdapter(list[SpanRecord])
 _updates_adapter: TypeAdapter[list[SpanUpdate]] = TypeAdapter(list[SpanUpdate])
-
-
-def unique_spans(spans: Sequence[SpanRecord]) -> list[SpanRecord]:
-    """The batch without later repeats of a key: the first write wins inside a batch too."""
-    seen: set[SpanKey] = set()
-    unique = []
-    for span in spans:
-        if span.key not in seen:
-            seen.add(span.key)
-            unique.append(span)
-    return unique
+_span_key = attrgetter("key")
 
 
 def apply_updates(
@@ -63,15 +55,13 @@ class TraceStorage(ABC):
     def batch_create_spans(self, spans: Iterable[SpanRecord | Mapping[str, Any]]) -> int:
         """Store new spans atomically; returns how many were new. A span whose key is already
         stored (or appears earlier in the batch) is skipped: the first write wins."""
-        items = spans if isinstance(spans, list) else list(spans)
-        batch = unique_spans(_spans_adapter.validate_python(items))
+        batch = first_of_each_key(validated_batch(spans, SpanRecord, _spans_adapter), _span_key)
         return self._create_spans(batch) if batch else 0
 
     def batch_update_spans(self, updates: Iterable[SpanUpdate | Mapping[str, Any]]) -> int:
         """Apply the given fields of each update atomically; returns spans updated. Any update
         naming a missing span raises ``NotFoundError`` (listing them) and nothing is applied."""
-        items = updates if isinstance(updates, list) else list(updates)
-        batch = _updates_adapter.validate_python(items)
+        batch = validated_batch(updates, SpanUpdate, _updates_adapter)
         return self._update_spans(batch) if batch else 0
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
@@ -97,13 +87,7 @@ class TraceStorage(ABC):
         data, total = self._list_traces(
             as_model(filters, TraceFilters), page, as_model(order_by, TraceOrderBy)
         )
-        return TracesPage(
-            data=data,
-            total=total,
-            limit=page.limit,
-            offset=page.offset,
-            has_more=page.offset + len(data) < total,
-        )
+        return TracesPage.of(data, total, page)
 
     def batch_delete_traces(self, trace_ids: Iterable[str]) -> int:
         """Delete every span of the given traces; returns spans deleted. Unknown ids are fine."""
