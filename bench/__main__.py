@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import footprint, queries, report, spans, workload
+from bench.places import driver_target, file_url, is_server, is_sql
 from bench.postgres import find_server, scratch_database
-from obsstore import create_storage
+from obsstore import create_storage, registry
 
-BACKENDS = ("memory", "sqlite", "duckdb", "postgresql")
+BACKENDS = registry.kinds()
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -70,7 +71,7 @@ def per_backend(
         log(f"{module}: {kind}, {' '.join(arguments)}")
         with ExitStack() as stack:
             command = [sys.executable, "-m", module, kind, *arguments]
-            if kind == "postgresql":
+            if is_server(kind):
                 assert postgres is not None
                 command.append(stack.enter_context(scratch_database(postgres)))
             done = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -84,13 +85,13 @@ def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]
     results: dict[str, Any] = {}
     with ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="obsstore-bench-"))
-        urls = {
-            "memory": "memory",
-            "sqlite": f"sqlite:///{directory}/queries.db",
-            "duckdb": f"duckdb:///{directory}/queries.duckdb",
-        }
-        if postgres is not None:
-            urls["postgresql"] = stack.enter_context(scratch_database(postgres))
+        urls = {}
+        for kind in args.backends:
+            if is_server(kind):
+                assert postgres is not None
+                urls[kind] = stack.enter_context(scratch_database(postgres))
+            else:
+                urls[kind] = file_url(kind, directory, "queries")
         storages = {}
         for kind in args.backends:
             storages[kind] = stack.enter_context(create_storage(urls[kind]))
@@ -102,13 +103,9 @@ def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]
         for kind, storage in storages.items():
             queries.analyze(storage)
             baseline = None
-            if kind != "memory":
+            if is_sql(kind):
                 driver = import_module(f"bench.baselines.{kind}")
-                target = urls[kind] if kind == "postgresql" else urls[kind].split(":///", 1)[1]
-                if kind == "duckdb":
-                    baseline = driver.Queries(driver.connect(target))
-                else:
-                    baseline = driver.Queries(target)
+                baseline = driver.open_queries(driver_target(kind, urls[kind]))
             log(f"queries: {kind}")
             results[kind] = queries.run(storage, baseline, args.query_repeats)
             if baseline is not None:
@@ -129,10 +126,11 @@ def query_rows(args: argparse.Namespace, postgres: str | None) -> dict[str, Any]
 def main(argv: list[str]) -> int:
     args = parse(argv)
     began = time.perf_counter()
-    server = find_server() if "postgresql" in args.backends else None
-    if "postgresql" in args.backends and server is None:
-        log("no PostgreSQL server found: skipping the postgresql backend")
-        args.backends.remove("postgresql")
+    servers = [kind for kind in args.backends if is_server(kind)]
+    server = find_server() if servers else None
+    if servers and server is None:
+        log(f"no PostgreSQL server found: skipping {', '.join(servers)}")
+        args.backends = [kind for kind in args.backends if kind not in servers]
     postgres = server[0] if server else None
     try:
         results: dict[str, Any] = {

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench import workload
+from bench.places import driver_target, file_url, is_server, is_sql
 from bench.timing import timed
 from obsstore import ObservabilityStorage, create_storage
 
@@ -32,24 +33,20 @@ class Place:
 
     def fresh(self) -> str:
         """The URL of an empty, migrated obsstore schema."""
-        if self.kind == "memory":
-            return "memory"
-        if self.kind == "postgresql":
+        if not is_sql(self.kind):
+            return self.kind
+        if is_server(self.kind):
             assert self.postgres_url is not None
             url = self.postgres_url
         else:
-            suffix = "db" if self.kind == "sqlite" else "duckdb"
-            url = f"{self.kind}:///{self.directory}/trial{next(_counter)}.{suffix}"
+            url = file_url(self.kind, self.directory, f"trial{next(_counter)}")
         with create_storage(url) as storage:
             storage.init()
-            if self.kind == "postgresql":
+            if is_server(self.kind):
                 storage.engine.dispose()
                 with storage.engine.begin() as connection:
                     connection.execute(sa.text("TRUNCATE obsstore_metrics, obsstore_spans"))
         return url
-
-    def path(self, url: str) -> str:
-        return url.split(":///", 1)[1]
 
 
 def obsstore_trial(
@@ -100,8 +97,7 @@ def raw_trial(
 
     def setup() -> None:
         url = place.fresh()
-        target = url if place.kind == "postgresql" else place.path(url)
-        state["url"], state["connection"] = url, driver.connect(target)
+        state["url"], state["connection"] = url, driver.connect(driver_target(place.kind, url))
 
     def run() -> None:
         getattr(driver, ingest)(state["connection"], items, batch_size)
@@ -152,7 +148,7 @@ def main(argv: list[str]) -> dict[str, Any]:
             "obsstore_records": obsstore_trial(place, record_batches, _write_points, _count_points),
             "obsstore_dicts": obsstore_trial(place, dict_batches, _write_points, _count_points),
         }
-        if kind != "memory":
+        if is_sql(kind):
             trials["raw"] = raw_trial(place, records, batch_size, "ingest", _count_points)
         times = run_trials(trials, repeats)
     usage = resource.getrusage(resource.RUSAGE_SELF)

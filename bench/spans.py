@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.ingest import Place, obsstore_trial, raw_trial, run_trials
+from bench.places import is_sql
 from obsstore import ObservabilityStorage, SpanRecord
 
 SPANS = 50_000
@@ -102,7 +103,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="obsstore-bench-spans-") as directory:
         place = Place(kind, directory, postgres_url)
         trials = {"obsstore": obsstore_trial(place, batches, _write, stored_spans)}
-        if kind != "memory":
+        if is_sql(kind):
             trials["raw"] = raw_trial(place, spans, batch_size, "ingest_spans", stored_spans)
         times = run_trials(trials, repeats)
     return {

@@ -11,21 +11,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from obsstore import registry
 from obsstore.errors import ConfigurationError
 
 ENV_PREFIX = "OBSERVABILITY_METRICS_"
 STORAGE_VAR = ENV_PREFIX + "STORAGE"
 URL_VAR = ENV_PREFIX + "DATABASE_URL"
 
-KINDS = ("memory", "sqlite", "duckdb", "postgresql", "database")
-_KIND_ALIASES = {"postgres": "postgresql"}
-DEFAULT_URLS = {"sqlite": "sqlite:///obsstore.db", "duckdb": "duckdb:///obsstore.duckdb"}
-# SQLAlchemy driver names obsstore accepts per kind, and the one it uses.
-_DRIVERS = {
-    "sqlite": ({"sqlite", "sqlite+pysqlite"}, "sqlite"),
-    "duckdb": ({"duckdb"}, "duckdb"),
-    "postgresql": ({"postgresql", "postgres", "postgresql+psycopg"}, "postgresql+psycopg"),
-}
+# The kind that follows whatever backend the URL names.
+FOLLOW_URL = "database"
 
 
 class Settings(BaseSettings):
@@ -77,25 +71,29 @@ def resolve_target(target: str | None = None, settings: Settings | None = None) 
         kind, kind_source = target, "create_storage(kind)"
     else:
         kind, kind_source = settings.storage or "memory", STORAGE_VAR
-    kind = _KIND_ALIASES.get(kind.strip().lower(), kind.strip().lower())
-    if kind not in KINDS:
-        raise ConfigurationError(
-            f"{kind_source}: unknown storage kind {kind!r}; valid values are "
-            f"{', '.join(KINDS)} (postgres is an alias of postgresql)"
+    backend = registry.find(kind)
+    if backend is None and kind.strip().lower() != FOLLOW_URL:
+        aliases = "; ".join(
+            f"{a} is an alias of {b.kind}" for b in registry.BACKENDS for a in b.aliases
         )
-    if kind == "memory":
-        return StorageTarget("memory", None)
-    raw_url = settings.database_url or DEFAULT_URLS.get(kind)
+        raise ConfigurationError(
+            f"{kind_source}: unknown storage kind {kind.strip().lower()!r}; valid values are "
+            f"{', '.join((*registry.kinds(), FOLLOW_URL))} ({aliases})"
+        )
+    kind = backend.kind if backend is not None else FOLLOW_URL
+    if backend is not None and backend.profile is None:
+        return StorageTarget(backend.kind, None)
+    raw_url = settings.database_url or (backend.default_url if backend is not None else None)
     if raw_url is None:
         raise ConfigurationError(
             f"{URL_VAR} is required when the storage kind is {kind!r} (set by {kind_source}); "
             "give a SQLAlchemy URL such as postgresql://user@host/db"
         )
     resolved = _from_url(raw_url, URL_VAR)
-    if kind != "database" and resolved.kind != kind:
+    if kind != FOLLOW_URL and resolved.kind != kind:
         raise ConfigurationError(
             f"{kind_source} says {kind!r} but {URL_VAR} is a {resolved.kind} URL; "
-            f"make them agree, or set {STORAGE_VAR}=database to follow the URL"
+            f"make them agree, or set {STORAGE_VAR}={FOLLOW_URL} to follow the URL"
         )
     return resolved
 
@@ -105,10 +103,10 @@ def _from_url(raw_url: str, source: str) -> StorageTarget:
         url = make_url(raw_url)
     except ArgumentError:
         raise ConfigurationError(f"{source}: not a valid SQLAlchemy URL") from None
-    for kind, (accepted, driver) in _DRIVERS.items():
-        if url.drivername in accepted:
-            return StorageTarget(kind, url.set(drivername=driver))
-    raise ConfigurationError(
-        f"{source}: unsupported URL scheme {url.drivername!r}; use sqlite://, duckdb:// or "
-        "postgresql:// (postgresql+psycopg://; obsstore talks to PostgreSQL through psycopg 3)"
-    )
+    backend = registry.for_url_driver(url.drivername)
+    if backend is None:
+        schemes = ", ".join(f"{b.url_scheme}://" for b in registry.BACKENDS if b.url_drivers)
+        raise ConfigurationError(
+            f"{source}: unsupported URL scheme {url.drivername!r}; use one of {schemes}"
+        )
+    return StorageTarget(backend.kind, url.set(drivername=backend.driver))

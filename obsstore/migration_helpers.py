@@ -18,18 +18,18 @@ import sqlalchemy as sa
 from alembic.operations import BatchOperations
 
 from alembic import op
+from obsstore import registry
+from obsstore.registry import DialectProfile
 
-# Dialects whose ALTER TABLE cannot change columns of an indexed table: rebuild instead.
-REBUILD_DIALECTS = frozenset({"sqlite", "duckdb"})
 
-
-def dialect_name() -> str:
-    return op.get_context().dialect.name
+def dialect_profile() -> DialectProfile:
+    """The facts about the dialect being migrated (see ``obsstore.registry``)."""
+    return registry.profile_for(op.get_context().dialect.name)
 
 
 def alter_table(name: str, copy_from: sa.Table) -> AbstractContextManager[BatchOperations]:
     """``with alter_table("t", T_before) as batch: batch.add_column(...); batch.drop_column(...)``
     on every dialect, keeping every row."""
-    if dialect_name() in REBUILD_DIALECTS:
+    if dialect_profile().alter_by_rebuild:
         return op.batch_alter_table(name, copy_from=copy_from, recreate="always")
     return op.batch_alter_table(name, copy_from=copy_from, recreate="auto")

@@ -3,9 +3,13 @@ through the Alembic migrations in ``alembic/versions``; this module is what they
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
+from obsstore import registry
 from obsstore.models.traces import SPAN_TEXT_FIELDS
+from obsstore.registry import DialectProfile
 from obsstore.sqltypes import UTCTimestamp, json_document, varchar
 
 NAMING_CONVENTION = {
@@ -20,6 +24,34 @@ NAMING_CONVENTION = {
 VERSION_TABLE = "obsstore_alembic_version"
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Which indexes a dialect gets is a fact of its profile in the registry; the migrations ask
+# the same facts. SQLAlchemy calls a ddl_if(callable_=...) with the dialect among keywords.
+def _profile(kw: dict[str, Any]) -> DialectProfile:
+    return registry.profile_for(kw["dialect"].name)
+
+
+def _range_indexes(*args: Any, **kw: Any) -> bool:
+    return _profile(kw).range_indexes
+
+
+def _label_index(*args: Any, **kw: Any) -> bool:
+    return _profile(kw).label_index_options is not None
+
+
+def _partial_indexes(*args: Any, **kw: Any) -> bool:
+    return _profile(kw).partial_index_option is not None
+
+
+def _label_index_options() -> dict[str, Any]:
+    # Every dialect's keywords at once: each dialect reads only its own.
+    return {k: v for p in registry.profiles() for k, v in (p.label_index_options or {}).items()}
+
+
+def _partial(where: sa.ColumnElement[bool]) -> dict[str, Any]:
+    return {p.partial_index_option: where for p in registry.profiles() if p.partial_index_option}
+
 
 metrics = sa.Table(
     "obsstore_metrics",
@@ -38,20 +70,11 @@ metrics = sa.Table(
     sa.Column("bucket_boundaries", json_document()),
     sa.Column("bucket_counts", json_document()),
 )
-# B-tree indexes for name and time ranges on SQLite and PostgreSQL. DuckDB never plans its ART
-# indexes for such range filters (it scans with min/max zone maps, which suit points stored in
-# time order) and maintaining them cost about a fifth of its ingest speed: see bench/README.md.
-INDEXED_DIALECTS = ("sqlite", "postgresql")
-# (ddl_if documents a tuple of dialect names; its annotation says str.)
-sa.Index(None, metrics.c.name, metrics.c.timestamp).ddl_if(dialect=INDEXED_DIALECTS)  # type: ignore[arg-type]
-sa.Index(None, metrics.c.timestamp).ddl_if(dialect=INDEXED_DIALECTS)  # type: ignore[arg-type]
-# Label filters become JSONB containment (labels @> '{"route": "/x"}'), which this index serves.
-sa.Index(
-    None,
-    metrics.c.labels,
-    postgresql_using="gin",
-    postgresql_ops={"labels": "jsonb_path_ops"},
-).ddl_if(dialect="postgresql")
+# B-tree indexes for name and time ranges, where the dialect profile has them.
+sa.Index(None, metrics.c.name, metrics.c.timestamp).ddl_if(callable_=_range_indexes)
+sa.Index(None, metrics.c.timestamp).ddl_if(callable_=_range_indexes)
+# Label filters on a dialect that can index the labels document (its options say how).
+sa.Index(None, metrics.c.labels, **_label_index_options()).ddl_if(callable_=_label_index)
 
 spans = sa.Table(
     "obsstore_spans",
@@ -76,11 +99,10 @@ spans = sa.Table(
     sa.Column("updated_at", UTCTimestamp(), nullable=False),
 )
 # list_traces reads root spans by start time: a partial index holds only roots where the
-# dialect has partial indexes; DuckDB scans with zone maps instead (an ART index would only
-# slow writes). get_trace and get_span use the primary key (trace_id, span_id).
+# dialect has partial indexes (elsewhere, scans with zone maps serve). get_trace and get_span
+# use the primary key (trace_id, span_id).
 sa.Index(
     "ix_obsstore_spans_root_started_at",
     spans.c.started_at,
-    postgresql_where=spans.c.parent_span_id.is_(None),
-    sqlite_where=spans.c.parent_span_id.is_(None),
-).ddl_if(dialect=("postgresql", "sqlite"))  # type: ignore[arg-type]  # a tuple is documented
+    **_partial(spans.c.parent_span_id.is_(None)),
+).ddl_if(callable_=_partial_indexes)

@@ -11,10 +11,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from obsstore import registry
 from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
+from obsstore.registry import TimestampStorage
 
 # ensure_ascii=False keeps non-ASCII keys verbatim, which SQLite's JSON paths match on. One
 # encoder for the process: json.dumps() with options builds a new encoder on every call.
@@ -74,17 +75,22 @@ def _identity(value: Any) -> Any:
     return value
 
 
-# How each dialect stores a UTC instant: (column type, to database, from database).
-# SQLite has no timestamp type: integer microseconds since the epoch keep offsets and
-# microseconds exact and sort and bucket as plain integers. DuckDB's TIMESTAMP holds UTC
-# wall time (TIMESTAMPTZ would need pytz and follow the session time zone).
+# How each way of holding a UTC instant (a dialect profile's ``timestamps``) maps to a column
+# type and back: (column type, to database, from database).
 _TIMESTAMP_STORAGE: dict[
-    str, tuple[sa.types.TypeEngine[Any], Callable[[datetime], Any], Callable[[Any], datetime]]
+    TimestampStorage,
+    tuple[sa.types.TypeEngine[Any], Callable[[datetime], Any], Callable[[Any], datetime]],
 ] = {
-    "sqlite": (sa.BigInteger(), to_epoch_us, from_epoch_us),
-    "duckdb": (sa.DateTime(timezone=False), _naive_utc, _aware_from_naive),
-    "postgresql": (postgresql.TIMESTAMP(timezone=True), _identity, _aware_utc),
+    "epoch_us": (sa.BigInteger(), to_epoch_us, from_epoch_us),
+    "naive_utc": (sa.DateTime(timezone=False), _naive_utc, _aware_from_naive),
+    "aware": (sa.DateTime(timezone=True), _identity, _aware_utc),
 }
+
+
+def _timestamp_storage(
+    dialect_name: str,
+) -> tuple[sa.types.TypeEngine[Any], Callable[[datetime], Any], Callable[[Any], datetime]]:
+    return _TIMESTAMP_STORAGE[registry.profile_for(dialect_name).timestamps]
 
 
 class UTCTimestamp(sa.TypeDecorator[datetime]):
@@ -94,28 +100,35 @@ class UTCTimestamp(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        return dialect.type_descriptor(_TIMESTAMP_STORAGE[dialect.name][0])
+        return dialect.type_descriptor(_timestamp_storage(dialect.name)[0])
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
-        return None if value is None else _TIMESTAMP_STORAGE[dialect.name][1](value)
+        return None if value is None else _timestamp_storage(dialect.name)[1](value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        return None if value is None else _TIMESTAMP_STORAGE[dialect.name][2](value)
+        return None if value is None else _timestamp_storage(dialect.name)[2](value)
 
 
 def from_database_timestamp(dialect_name: str) -> Callable[[Any], datetime]:
-    return _TIMESTAMP_STORAGE[dialect_name][2]
+    return _timestamp_storage(dialect_name)[2]
 
 
 def json_document() -> sa.types.TypeEngine[Any]:
-    """JSON on SQLite and DuckDB, JSONB on PostgreSQL (GIN-indexable, ``@>`` containment).
+    """A JSON document column: JSON, or the dialect profile's own type (an indexable one).
     Python ``None`` is SQL NULL, never the JSON text ``null``."""
-    return sa.JSON(none_as_null=True).with_variant(
-        postgresql.JSONB(none_as_null=True), "postgresql"
-    )
+    column_type: sa.types.TypeEngine[Any] = sa.JSON(none_as_null=True)
+    for profile in registry.profiles():
+        if profile.json_type is not None:
+            column_type = column_type.with_variant(profile.json_type, profile.dialect)
+    return column_type
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:
-    """Text compared and sorted in code-point order on every dialect. SQLite and DuckDB compare
-    bytes already; PostgreSQL columns get the "C" collation whatever the database default."""
-    return sa.String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+    """Text compared and sorted in code-point order on every dialect: where the database
+    default may not compare bytes, the profile's collation does."""
+    column_type: sa.types.TypeEngine[str] = sa.String(length)
+    for profile in registry.profiles():
+        if profile.text_collation is not None:
+            collated = sa.String(length, collation=profile.text_collation)
+            column_type = column_type.with_variant(collated, profile.dialect)
+    return column_type

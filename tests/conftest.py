@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from obsstore import MetricsStorage, ObservabilityStorage, create_storage
+from obsstore import MetricsStorage, ObservabilityStorage, create_storage, registry
 from tests.support.postgres import PostgresServer, find_server, scratch_database
 
-BACKENDS = ("memory", "sqlite", "duckdb", "postgresql")
-SQL_BACKENDS = ("sqlite", "duckdb", "postgresql")
+# Every backend the registry knows; server backends get their URL from a fixture named
+# "<kind>_url" (see postgresql_url below), file backends a file in the test's directory.
+BACKENDS = registry.kinds()
+SQL_BACKENDS = registry.sql_kinds()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -49,14 +51,23 @@ def fresh_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def postgresql_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+@pytest.fixture
+def fresh_postgresql_url(fresh_postgres_url: str) -> str:
+    return fresh_postgres_url
+
+
 def url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    if backend == "memory":
-        return "memory"
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'obsstore.db'}"
-    if backend == "duckdb":
-        return f"duckdb:///{tmp_path / 'obsstore.duckdb'}"
-    return str(request.getfixturevalue("postgres_url"))
+    entry = registry.get(backend)
+    if entry.profile is None:
+        return backend
+    if entry.profile.file_suffix is not None:
+        return f"{entry.url_scheme}:///{tmp_path / 'obsstore'}{entry.profile.file_suffix}"
+    return str(request.getfixturevalue(f"{backend}_url"))
 
 
 @pytest.fixture(params=BACKENDS)
@@ -83,8 +94,8 @@ def sql_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A URL of an empty database, per SQL backend (a fresh PostgreSQL database per test)."""
-    if sql_backend == "postgresql":
-        return str(request.getfixturevalue("fresh_postgres_url"))
+    if registry.get(sql_backend).profile.file_suffix is None:  # type: ignore[union-attr]
+        return str(request.getfixturevalue(f"fresh_{sql_backend}_url"))
     return url_for(sql_backend, tmp_path, request)
 
 

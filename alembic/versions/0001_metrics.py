@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
+from obsstore.migration_helpers import dialect_profile
 from obsstore.sqltypes import UTCTimestamp, json_document, varchar
 
 revision: str = "0001_metrics"
@@ -36,20 +37,19 @@ def upgrade() -> None:
         sa.Column("bucket_counts", json_document()),
         sa.PrimaryKeyConstraint("id", name="pk_obsstore_metrics"),
     )
-    dialect = op.get_context().dialect.name
-    # Not on DuckDB, whose planner does not use them for these filters (see obsstore/schema.py).
-    if dialect in ("sqlite", "postgresql"):
+    # Which indexes the dialect gets is a fact of its profile (see obsstore/registry.py).
+    profile = dialect_profile()
+    if profile.range_indexes:
         op.create_index(
             "ix_obsstore_metrics_name_timestamp", "obsstore_metrics", ["name", "timestamp"]
         )
         op.create_index("ix_obsstore_metrics_timestamp", "obsstore_metrics", ["timestamp"])
-    if dialect == "postgresql":
+    if profile.label_index_options is not None:
         op.create_index(
             "ix_obsstore_metrics_labels",
             "obsstore_metrics",
             ["labels"],
-            postgresql_using="gin",
-            postgresql_ops={"labels": "jsonb_path_ops"},
+            **profile.label_index_options,
         )
 
 

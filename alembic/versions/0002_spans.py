@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
+from obsstore.migration_helpers import dialect_profile
 from obsstore.sqltypes import UTCTimestamp, json_document, varchar
 
 revision: str = "0002_spans"
@@ -47,14 +48,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("trace_id", "span_id", name="pk_obsstore_spans"),
     )
     # A partial index of root spans by start time, where the dialect has partial indexes.
-    if op.get_context().dialect.name in ("postgresql", "sqlite"):
-        root = sa.text("parent_span_id IS NULL")
+    option = dialect_profile().partial_index_option
+    if option is not None:
         op.create_index(
             "ix_obsstore_spans_root_started_at",
             "obsstore_spans",
             ["started_at"],
-            postgresql_where=root,
-            sqlite_where=root,
+            **{option: sa.text("parent_span_id IS NULL")},
         )
 
 

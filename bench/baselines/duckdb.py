@@ -149,3 +149,7 @@ def ingest_spans(
         connection.register("span_batch", pa.table(columns))
         connection.execute("INSERT INTO obsstore_spans SELECT * FROM span_batch")
         connection.unregister("span_batch")
+
+
+def open_queries(path: str) -> Queries:
+    return Queries(connect(path))

@@ -146,3 +146,6 @@ def ingest_spans(
                             now,
                         )
                     )
+
+
+open_queries = Queries

@@ -153,3 +153,6 @@ def ingest_spans(connection: sqlite3.Connection, spans: Sequence[Any], batch_siz
         connection.execute("BEGIN IMMEDIATE")
         connection.executemany(_INSERT_SPAN, rows)
         connection.execute("COMMIT")
+
+
+open_queries = Queries

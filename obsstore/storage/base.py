@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, ClassVar, Literal
 
 from pydantic import TypeAdapter
 
+from obsstore.capabilities import Capabilities
 from obsstore.errors import InvalidArgumentError
 from obsstore.models import (
     AggregatePoint,
@@ -34,27 +34,6 @@ TracingStrategy = Literal["realtime", "batch-with-updates", "insert-only"]
 
 _record_id = attrgetter("id")
 _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
-
-
-@dataclass(frozen=True)
-class StrategyInfo:
-    """How a backend prefers to receive writes, and which ways it supports."""
-
-    preferred: str
-    supported: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do, as data: callers and tests ask these, never the backend's name."""
-
-    metrics_strategy: StrategyInfo
-    tracing_strategy: StrategyInfo
-    # Data outlives the process (false for the memory backend and in-memory databases).
-    durable: bool
-    # Several processes can use the same database at once (false for DuckDB files).
-    multi_process: bool
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:

@@ -16,12 +16,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
-from obsstore.config import Settings
 from obsstore.models import MetricRecord
 from obsstore.schema import metrics
 from obsstore.sqltypes import UTCTimestamp, dump_json
 from obsstore.storage.bulk import metric_columns
-from obsstore.storage.sql import SQLStorage, sql_capabilities
+from obsstore.storage.sql import SQLStorage
 
 _ARROW_BATCH = "obsstore_arrow_batch"
 _write_locks: dict[str, threading.Lock] = {}
@@ -63,13 +62,9 @@ class DuckDBStorage(SQLStorage):
     kind = "duckdb"
     bulk_epoch_timestamps = True  # Arrow int64 microseconds, cast to TIMESTAMP in DuckDB
 
-    def __init__(self, url: URL, settings: Settings | None = None) -> None:
-        super().__init__(url, settings)
-        self.capabilities = sql_capabilities(durable=not _is_memory(url), multi_process=False)
-
     @classmethod
-    def engine_key(cls, url: URL) -> str | None:
-        return None if _is_memory(url) else super().engine_key(url)
+    def is_in_memory(cls, url: URL) -> bool:
+        return _is_memory(url)
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:

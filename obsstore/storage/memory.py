@@ -14,6 +14,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter, floordiv, is_not, mod, sub
 from typing import Any
 
+from obsstore import registry
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
@@ -27,12 +28,7 @@ from obsstore.models._fields import EPOCH, ONE_MICROSECOND, from_epoch_us
 from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import percentile_cont
-from obsstore.storage.base import (
-    Capabilities,
-    ObservabilityStorage,
-    StrategyInfo,
-    prefix_upper_bound,
-)
+from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.memory_traces import MemoryTraces
 
 _TYPES = list(MetricType)
@@ -130,14 +126,7 @@ class _Columns:
 
 class MemoryStorage(MemoryTraces, ObservabilityStorage):
     kind = "memory"
-    capabilities = Capabilities(
-        metrics_strategy=StrategyInfo("realtime", ("realtime", "batch")),
-        tracing_strategy=StrategyInfo(
-            "realtime", ("realtime", "batch-with-updates", "insert-only")
-        ),
-        durable=False,
-        multi_process=False,
-    )
+    capabilities = registry.get("memory").capabilities
 
     def __init__(self) -> None:
         MemoryTraces.__init__(self)

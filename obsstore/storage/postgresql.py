@@ -15,9 +15,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
-from obsstore.config import Settings
 from obsstore.sqltypes import dump_json
-from obsstore.storage.sql import SQLStorage, sql_capabilities
+from obsstore.storage.sql import SQLStorage
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
@@ -43,11 +42,6 @@ def _copy_types(table: sa.Table) -> list[str]:
 
 class PostgreSQLStorage(SQLStorage):
     kind = "postgresql"
-    always_auto_migrate = False
-
-    def __init__(self, url: URL, settings: Settings | None = None) -> None:
-        super().__init__(url, settings)
-        self.capabilities = sql_capabilities(durable=True, multi_process=True)
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:

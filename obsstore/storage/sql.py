@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from obsstore import migrate
+from obsstore import migrate, registry
 from obsstore.config import Settings, load_settings
 from obsstore.errors import ObsstoreError, SchemaError, StorageUnavailableError
 from obsstore.models import (
@@ -43,12 +43,7 @@ from obsstore.sqlfuncs import (
 )
 from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage import engines
-from obsstore.storage.base import (
-    Capabilities,
-    ObservabilityStorage,
-    StrategyInfo,
-    prefix_upper_bound,
-)
+from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.sql_traces import SQLTraces
@@ -101,23 +96,9 @@ def record_from_row(row: sa.Row[Any]) -> MetricRecord:
     return _record(values)
 
 
-def sql_capabilities(*, durable: bool, multi_process: bool) -> Capabilities:
-    return Capabilities(
-        metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
-        tracing_strategy=StrategyInfo(
-            "batch-with-updates", ("realtime", "batch-with-updates", "insert-only")
-        ),
-        durable=durable,
-        multi_process=multi_process,
-    )
-
-
 class SQLStorage(SQLTraces, ObservabilityStorage):
     """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
 
-    # Embedded databases always migrate in init(); server databases follow
-    # OBSERVABILITY_METRICS_AUTO_MIGRATE.
-    always_auto_migrate: ClassVar[bool] = True
     # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware
     # datetimes).
     bulk_epoch_timestamps: ClassVar[bool] = False
@@ -126,6 +107,11 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         self.url = url
         self._settings = settings if settings is not None else load_settings()
+        backend = registry.get(self.kind)
+        assert backend.profile is not None
+        self.profile = backend.profile
+        in_memory = self.is_in_memory(url)
+        self.capabilities = backend.capabilities.in_memory() if in_memory else backend.capabilities
         self._engine: Engine | None = engines.acquire(
             self.engine_key(url), lambda: self.build_engine(url)
         )
@@ -140,9 +126,14 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         """A configured engine for ``url`` and a callable run after it is disposed (or None)."""
 
     @classmethod
+    def is_in_memory(cls, url: URL) -> bool:
+        """Whether ``url`` names a database that lives only in this process."""
+        return False
+
+    @classmethod
     def engine_key(cls, url: URL) -> str | None:
         """Storages with the same key share one engine; ``None`` (in-memory) shares nothing."""
-        return url.render_as_string(hide_password=False)
+        return None if cls.is_in_memory(url) else url.render_as_string(hide_password=False)
 
     @classmethod
     def write_lock(cls, url: URL) -> Any:
@@ -220,7 +211,8 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
 
     # --- lifecycle -----------------------------------------------------------------------
     def init(self) -> None:
-        auto = self.always_auto_migrate or self._settings.auto_migrate
+        # Embedded databases always migrate; a server's schema follows the setting.
+        auto = self.profile.embedded or self._settings.auto_migrate
         with self._writing() as connection:
             self.lock_for_migration(connection)
             migrate.ensure_schema(connection, upgrade=auto)

@@ -14,7 +14,7 @@ from sqlalchemy.pool import StaticPool
 from obsstore.config import Settings
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
-from obsstore.storage.sql import SQLStorage, sql_capabilities
+from obsstore.storage.sql import SQLStorage
 
 BUSY_TIMEOUT_SECONDS = 5.0
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "unable to open", "disk i/o error")
@@ -78,14 +78,12 @@ class SQLiteStorage(SQLStorage):
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
-        memory = _is_memory(url)
-        if memory:
+        if _is_memory(url):
             self._serialize = threading.RLock()  # one shared connection
-        self.capabilities = sql_capabilities(durable=not memory, multi_process=not memory)
 
     @classmethod
-    def engine_key(cls, url: URL) -> str | None:
-        return None if _is_memory(url) else super().engine_key(url)
+    def is_in_memory(cls, url: URL) -> bool:
+        return _is_memory(url)
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:

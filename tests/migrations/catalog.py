@@ -38,19 +38,25 @@ def index_columns(connection: sa.Connection, table: str) -> dict[str, list[str]]
     }
 
 
-def _applies_to(index: sa.Index, dialect: str) -> bool:
-    condition = index._ddl_if  # set by .ddl_if(dialect=...) in obsstore.schema
-    if condition is None or condition.dialect is None:
+def _applies_to(index: sa.Index, dialect: sa.Dialect) -> bool:
+    """Whether the schema gives ``index`` to ``dialect`` (its ``ddl_if`` condition)."""
+    condition = index._ddl_if
+    if condition is None:
         return True
-    if isinstance(condition.dialect, str):
-        return bool(condition.dialect == dialect)
-    return dialect in condition.dialect  # a tuple of dialect names
+    if condition.dialect is not None:
+        names = [condition.dialect] if isinstance(condition.dialect, str) else condition.dialect
+        if dialect.name not in names:
+            return False
+    if condition.callable_ is None:
+        return True
+    ddl = sa.schema.CreateIndex(index)
+    return bool(condition.callable_(ddl, index, None, dialect=dialect, checkfirst=False))
 
 
 def schema_differences(connection: sa.Connection) -> list[Any]:
     """What differs between the database and ``obsstore.schema``; empty when they agree."""
-    dialect = connection.dialect.name
-    if dialect == "duckdb":
+    dialect = connection.dialect
+    if dialect.name == "duckdb":
         return _duckdb_differences(connection)
 
     def include(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
@@ -92,7 +98,7 @@ def _duckdb_differences(connection: sa.Connection) -> list[Any]:
         wanted_indexes = {
             str(ix.name): [c.name for c in ix.columns]
             for ix in table.indexes
-            if _applies_to(ix, "duckdb")
+            if _applies_to(ix, connection.dialect)
         }
         found_indexes = index_columns(connection, table.name)
         if found_indexes != wanted_indexes:

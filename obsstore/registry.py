@@ -1,0 +1,225 @@
+"""Every backend obsstore knows, one entry each: the one place a backend's facts live.
+
+An entry says how users name the backend (kind, aliases, URL schemes, default URL), which
+extra installs its driver, what it can do (capabilities) and, for SQL backends, a profile of
+how its database holds obsstore's tables. Configuration, the schema, column types, the
+migrations, the tests and the benchmark read these facts; none of them names a vendor.
+
+Nothing here imports a driver: the storage class is a dotted path, imported when chosen.
+Adding a backend means its own module under ``obsstore/storage/``, one entry below, its extra
+in ``pyproject.toml`` and, for a new SQL dialect, its handlers in ``obsstore/sqlfuncs.py``."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+
+from obsstore.capabilities import Capabilities, StrategyInfo
+from obsstore.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from obsstore.storage.base import ObservabilityStorage
+
+# How a database holds a UTC instant (see obsstore/sqltypes.py for each one's conversions).
+TimestampStorage = Literal["epoch_us", "naive_utc", "aware"]
+
+
+@dataclass(frozen=True)
+class DialectProfile:
+    """How one SQL dialect holds obsstore's tables, as data."""
+
+    dialect: str  # SQLAlchemy's dialect name
+    # The database lives in the process (a file or memory): init() always migrates it, while
+    # a server's schema follows OBSERVABILITY_METRICS_AUTO_MIGRATE.
+    embedded: bool
+    timestamps: TimestampStorage
+    # B-tree indexes on (name, timestamp) and timestamp. Not where the planner never uses
+    # them for range filters and their upkeep only slows ingest (DuckDB: see bench/README.md).
+    range_indexes: bool
+    # The Index keyword that makes an index partial (its WHERE), where the dialect has them.
+    partial_index_option: str | None = None
+    # Index keywords of an index on the labels document, where the dialect can index it.
+    label_index_options: Mapping[str, Any] | None = None
+    # JSON documents' column type where it is not SQLAlchemy's JSON.
+    json_type: TypeEngine[Any] | None = None
+    # Collation that makes text columns compare in code-point order, where the default may not.
+    text_collation: str | None = None
+    # ALTER TABLE cannot change columns of an indexed table: migrations rebuild it instead.
+    alter_by_rebuild: bool = False
+    # For file databases: the file name suffix that tools and tests use.
+    file_suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend: how users name it, what installs it, what it can do."""
+
+    kind: str
+    storage: str  # "module:Class", imported only when the backend is chosen
+    capabilities: Capabilities
+    aliases: tuple[str, ...] = ()
+    # SQLAlchemy driver names a URL may use for it; the first is the one obsstore uses.
+    url_drivers: tuple[str, ...] = ()
+    default_url: str | None = None
+    extra: str | None = None  # pip extra that installs its driver
+    profile: DialectProfile | None = None  # None: not a SQL backend
+
+    @property
+    def driver(self) -> str:
+        return self.url_drivers[0]
+
+    @property
+    def url_scheme(self) -> str:
+        """The scheme users write (``postgresql`` in ``postgresql://``)."""
+        return next(d for d in self.url_drivers if "+" not in d)
+
+    def storage_class(self) -> type[ObservabilityStorage]:
+        """The storage class; a missing driver names the extra to install."""
+        module_name, class_name = self.storage.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if self.extra is None or (exc.name or "").startswith("obsstore"):
+                raise
+            raise ConfigurationError(
+                f"the {self.kind} backend needs its driver ({exc.name} is not installed): "
+                f"pip install 'obsstore[{self.extra}]'"
+            ) from exc
+        storage_class: type[ObservabilityStorage] = getattr(module, class_name)
+        return storage_class
+
+
+_SQL_CAPABILITIES = Capabilities(
+    metrics_strategy=StrategyInfo("batch", ("realtime", "batch")),
+    tracing_strategy=StrategyInfo(
+        "batch-with-updates", ("realtime", "batch-with-updates", "insert-only")
+    ),
+    durable=True,
+    multi_process=True,
+)
+
+BACKENDS: tuple[Backend, ...] = (
+    Backend(
+        kind="memory",
+        storage="obsstore.storage.memory:MemoryStorage",
+        capabilities=Capabilities(
+            metrics_strategy=StrategyInfo("realtime", ("realtime", "batch")),
+            tracing_strategy=StrategyInfo(
+                "realtime", ("realtime", "batch-with-updates", "insert-only")
+            ),
+            durable=False,
+            multi_process=False,
+        ),
+    ),
+    Backend(
+        kind="sqlite",
+        storage="obsstore.storage.sqlite:SQLiteStorage",
+        capabilities=_SQL_CAPABILITIES,
+        url_drivers=("sqlite", "sqlite+pysqlite"),
+        default_url="sqlite:///obsstore.db",
+        profile=DialectProfile(
+            dialect="sqlite",
+            embedded=True,
+            # No timestamp type: integer microseconds keep offsets and microseconds exact and
+            # sort and bucket as plain integers.
+            timestamps="epoch_us",
+            range_indexes=True,
+            partial_index_option="sqlite_where",
+            alter_by_rebuild=True,
+            file_suffix=".db",
+        ),
+    ),
+    Backend(
+        kind="duckdb",
+        storage="obsstore.storage.duckdb:DuckDBStorage",
+        # One process holds a DuckDB file at a time.
+        capabilities=Capabilities(
+            _SQL_CAPABILITIES.metrics_strategy,
+            _SQL_CAPABILITIES.tracing_strategy,
+            durable=True,
+            multi_process=False,
+        ),
+        url_drivers=("duckdb",),
+        default_url="duckdb:///obsstore.duckdb",
+        extra="duckdb",
+        profile=DialectProfile(
+            dialect="duckdb",
+            embedded=True,
+            # TIMESTAMP holding UTC wall time (TIMESTAMPTZ would need pytz and follow the
+            # session time zone).
+            timestamps="naive_utc",
+            range_indexes=False,
+            alter_by_rebuild=True,
+            file_suffix=".duckdb",
+        ),
+    ),
+    Backend(
+        kind="postgresql",
+        storage="obsstore.storage.postgresql:PostgreSQLStorage",
+        capabilities=_SQL_CAPABILITIES,
+        aliases=("postgres",),
+        # obsstore talks to PostgreSQL through psycopg 3 whatever the URL names.
+        url_drivers=("postgresql+psycopg", "postgresql", "postgres"),
+        extra="postgres",
+        profile=DialectProfile(
+            dialect="postgresql",
+            embedded=False,
+            timestamps="aware",
+            range_indexes=True,
+            partial_index_option="postgresql_where",
+            # Label filters are JSONB containment (labels @> '{"route": "/x"}'), which a GIN
+            # index with jsonb_path_ops answers.
+            label_index_options={
+                "postgresql_using": "gin",
+                "postgresql_ops": {"labels": "jsonb_path_ops"},
+            },
+            json_type=postgresql.JSONB(none_as_null=True),
+            text_collation="C",
+        ),
+    ),
+)
+
+_BY_NAME = {name: b for b in BACKENDS for name in (b.kind, *b.aliases)}
+_BY_DIALECT = {b.profile.dialect: b.profile for b in BACKENDS if b.profile is not None}
+
+
+def kinds() -> tuple[str, ...]:
+    return tuple(b.kind for b in BACKENDS)
+
+
+def sql_kinds() -> tuple[str, ...]:
+    return tuple(b.kind for b in BACKENDS if b.profile is not None)
+
+
+def find(name: str) -> Backend | None:
+    """The backend a kind or alias names (case and surrounding space ignored)."""
+    return _BY_NAME.get(name.strip().lower())
+
+
+def get(kind: str) -> Backend:
+    backend = find(kind)
+    if backend is None:
+        raise KeyError(kind)
+    return backend
+
+
+def for_url_driver(drivername: str) -> Backend | None:
+    """The backend whose URLs use this SQLAlchemy driver name."""
+    return next((b for b in BACKENDS if drivername in b.url_drivers), None)
+
+
+def profiles() -> tuple[DialectProfile, ...]:
+    return tuple(_BY_DIALECT.values())
+
+
+def profile_for(dialect: str) -> DialectProfile:
+    """The profile of a SQLAlchemy dialect name; an unknown dialect is a configuration error."""
+    profile = _BY_DIALECT.get(dialect)
+    if profile is None:
+        raise ConfigurationError(f"obsstore does not support the {dialect!r} SQL dialect")
+    return profile
