@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from obsstore.config import Settings
+from obsstore.duckdb_dialect import DRIVERNAME
 from obsstore.models import MetricRecord
 from obsstore.schema import metrics
 from obsstore.sqltypes import UTCTimestamp, dump_json
@@ -75,7 +76,7 @@ class DuckDBStorage(SQLStorage):
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
         database = _Database(_database(url))
         engine = sa.create_engine(
-            url.set(database=database.path),
+            url.set(drivername=DRIVERNAME, database=database.path),
             creator=database.connect,
             json_serializer=dump_json,
             poolclass=QueuePool,
