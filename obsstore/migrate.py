@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import command
 from obsstore import alembic_duckdb  # noqa: F401  (registers the DuckDB Alembic implementation)
+from obsstore.autogenerate import include_object_for
 from obsstore.errors import ConfigurationError, ObsstoreError, SchemaError
 from obsstore.schema import VERSION_TABLE, metadata
 
@@ -157,12 +158,15 @@ def run_environment(context: EnvironmentContext) -> None:
         raise SystemExit(f"obsstore: {exc}") from None
 
 
-def _context_options() -> dict[str, Any]:
-    return {"target_metadata": metadata, "version_table": VERSION_TABLE}
+def _context_options(connection: Connection | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {"target_metadata": metadata, "version_table": VERSION_TABLE}
+    if connection is not None:  # autogenerate compares only what applies to this database
+        options["include_object"] = include_object_for(connection)
+    return options
 
 
 def _run_on(context: EnvironmentContext, connection: Connection) -> None:
     check_known_revision(connection)
-    context.configure(connection=connection, **_context_options())
+    context.configure(connection=connection, **_context_options(connection))
     with context.begin_transaction():
         context.run_migrations()

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
+from obsstore.duckdb_dialect import DRIVERNAME
 from obsstore.models import MetricRecord
 from obsstore.schema import metrics
 from obsstore.sqltypes import UTCTimestamp, dump_json
@@ -70,7 +71,7 @@ class DuckDBStorage(SQLStorage):
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
         database = _Database(_database(url))
         engine = sa.create_engine(
-            url.set(database=database.path),
+            url.set(drivername=DRIVERNAME, database=database.path),
             creator=database.connect,
             json_serializer=dump_json,
             poolclass=QueuePool,
