@@ -25,7 +25,12 @@ _TRANSIENT = (
 
 
 def is_transient(error: BaseException) -> bool:
-    return isinstance(error, _TRANSIENT)
+    # Also a driver's own OperationalError (PEP 249 names it so in every driver: lost
+    # connections, lock and serialization conflicts, out of memory) that a bulk path raised
+    # without SQLAlchemy wrapping it.
+    return isinstance(error, _TRANSIENT) or any(
+        cls.__name__ == "OperationalError" for cls in type(error).__mro__
+    )
 
 
 def is_rejection(error: BaseException) -> bool:

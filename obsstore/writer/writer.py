@@ -429,7 +429,10 @@ class MetricsWriter:
                 directory, [(entry.record, describe(error)) for entry, error in rejected]
             )
         except OSError as exc:
-            return f"and could not be appended to {directory / deadletter.FILE_NAME}: {exc}"
+            # Logged under a key of its own, so a rejection that follows cannot hide it.
+            where = directory / deadletter.FILE_NAME
+            self._log.log("dead-letter", logging.ERROR, "could not append to %s: %s", where, exc)
+            return f"and could not be kept: appending them to {where} failed ({exc})"
         return f"and were appended to {path}"
 
     def _batch_failed(self, size: int, error: Exception) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
+import psycopg
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -132,6 +135,29 @@ def test_refused_records_are_logged_rate_limited_with_the_error(
     assert "without a spool directory they are not kept" in message
 
 
+def test_a_dead_letter_file_that_cannot_be_written_is_logged_and_the_writer_goes_on(
+    storage: MetricsStorage,
+    make_writer: Callable[..., MetricsWriter],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="obsstore.writer")
+    spool = tmp_path / "spool"
+    (spool / deadletter.FILE_NAME).mkdir(parents=True)  # appending to it fails
+    reject_marked(storage)
+    writer = make_writer(storage, batch_size=20, flush_interval=HOUR_MS, spool_dir=spool)
+    writer.record_many(with_poison(20, at=[7]))
+    assert not writer.flush(timeout=10)
+    stats = writer.stats()
+    assert (stats.stored, stats.rejected, stats.spooled) == (19, 1, 0) and balanced(stats)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith(f"could not append to {spool / deadletter.FILE_NAME}") for m in messages
+    )
+    writer.record_many(points(5, prefix="later"))
+    assert writer.flush(timeout=10)
+
+
 def test_an_outage_during_bisection_is_retried_and_nothing_is_lost(
     storage: MetricsStorage, make_writer: Callable[..., MetricsWriter]
 ) -> None:
@@ -186,6 +212,10 @@ def test_refused_records_are_not_replayed_from_the_spool(
         (StorageUnavailableError("down"), False),
         (sa.exc.OperationalError("INSERT", None, Exception("database is locked")), False),
         (ConnectionResetError(), False),
+        (sqlite3.OperationalError("database is locked"), False),
+        (duckdb.TransactionException("write-write conflict"), False),
+        (duckdb.ConstraintException("constraint violated"), True),
+        (psycopg.errors.NotNullViolation("null value"), True),
         (SchemaError("no obsstore schema"), False),
         (ObsstoreError("this storage is closed"), False),
     ],
