@@ -29,7 +29,14 @@ from obsstore import (
 )
 from obsstore.writer import deadletter
 from obsstore.writer.retry import is_rejection
-from tests.writer.helpers import count_calls, points, reject_marked, stored_ids
+from tests.writer.helpers import (
+    count_calls,
+    points,
+    reject_marked,
+    segments_unlocked,
+    stored_ids,
+    wait_until,
+)
 
 HOUR_MS = 3_600_000
 
@@ -199,6 +206,30 @@ def test_refused_records_are_not_replayed_from_the_spool(
     assert again.flush(timeout=5)
     assert len(deadletter.read(spool)) == 1
     assert storage.count_metrics() == 49
+
+
+def test_a_segment_left_with_pending_records_replays_a_rejected_one_which_is_rejected_again(
+    storage: MetricsStorage, make_writer: Callable[..., MetricsWriter], tmp_path: Path
+) -> None:
+    """A replay reads whole segments: one that still holds pending records brings back the
+    stored ones (skipped by id) and the rejected ones (rejected, and dead-lettered, again)."""
+    spool = tmp_path / "spool"
+    reject_marked(storage)
+    writer = make_writer(storage, batch_size=30, flush_interval=HOUR_MS, spool_dir=spool)
+    # A full batch written at once, and 5 records left pending (the interval is an hour), all
+    # in one segment.
+    writer.record_many([*with_poison(30, at=[5]), *points(5, prefix="late")])
+    wait_until(lambda: writer.stats().pending == 5, what="the full batch")
+    assert writer.stats().rejected == 1
+    writer.close(timeout=0)  # the 5 stay in the spool, as after a crash
+    wait_until(lambda: segments_unlocked(spool), what="the closed writer to let go")
+    again = make_writer(storage, batch_size=100, flush_interval=20, spool_dir=spool)
+    assert again.stats().replayed == 35
+    assert not again.flush(timeout=10)
+    stats = again.stats()
+    assert (stats.stored, stats.rejected, stats.pending) == (34, 1, 0)
+    assert storage.count_metrics() == 29 + 5
+    assert [entry["record"]["id"] for entry in deadletter.read(spool)] == ["poison-000005"] * 2
 
 
 @pytest.mark.parametrize(
