@@ -70,7 +70,7 @@ def labels_json(records: list[MetricRecord]) -> list[str]:
 
 def bucket_bounds_json(records: list[MetricRecord]) -> list[str | None]:
     bounds = list(map(attrgetter("bucket_boundaries"), records))
-    if not any(bounds):
+    if bounds.count(None) == len(bounds):  # not any(): an empty list (no explicit bounds) is JSON
         return bounds
     present = [i for i, b in enumerate(bounds) if b is not None]
     used = [bounds[i] for i in present]

@@ -37,7 +37,7 @@ class PendingBuffer:
         return self._queue[0].arrived if self._queue else None
 
     def first_unresolved(self) -> int:
-        """The lowest seq neither stored nor dropped (``next_seq`` when there is none).
+        """The lowest seq not resolved (stored, dropped or rejected); ``next_seq`` if none.
         The batch in flight came off the front of the queue, so it is older than the queue."""
         if self.in_flight:
             return self.in_flight[0].seq
@@ -59,7 +59,7 @@ class PendingBuffer:
         return self.in_flight
 
     def complete(self) -> list[Entry]:
-        """The batch in flight was stored."""
+        """The batch in flight was resolved: stored, or (some of it) rejected for good."""
         done, self.in_flight = self.in_flight, []
         return done
 

@@ -1,4 +1,5 @@
-"""How long to wait before retrying a failed batch, and which failures are expected outages."""
+"""How long to wait before retrying a failed batch, which failures are expected outages, and
+which ones mean the database rejects the records themselves."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 
 import sqlalchemy as sa
 
-from obsstore.errors import StorageUnavailableError
+from obsstore.errors import ObsstoreError, StorageUnavailableError
 
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 30.0
@@ -24,7 +25,24 @@ _TRANSIENT = (
 
 
 def is_transient(error: BaseException) -> bool:
-    return isinstance(error, _TRANSIENT)
+    # Also a driver's own OperationalError (PEP 249 names it so in every driver: lost
+    # connections, lock and serialization conflicts, out of memory) that a bulk path raised
+    # without SQLAlchemy wrapping it.
+    return isinstance(error, _TRANSIENT) or any(
+        cls.__name__ == "OperationalError" for cls in type(error).__mro__
+    )
+
+
+def is_rejection(error: BaseException) -> bool:
+    """Whether a failed batch means the database refuses (some of) its records for good, so
+    retrying them unchanged can never succeed: a constraint or data error from the driver, a
+    ValidationError, a ValueError or TypeError. Retried instead: outages, and obsstore's own
+    errors about the storage rather than its input (``SchemaError``: the schema is missing or
+    too old, which ``alembic upgrade`` fixes; a closed storage), since an operator can fix
+    those and the records then store unchanged."""
+    if is_transient(error):
+        return False
+    return not isinstance(error, ObsstoreError) or isinstance(error, ValueError)
 
 
 def backoff_delay(

@@ -9,9 +9,12 @@ leaves exactly that, and everything before it still replays.
 A writer holds an exclusive ``flock`` on each of its segments for as long as it lives, so other
 writers (in this process or another) replay only files whose owner is gone. A segment is created
 under a temporary name, locked, then renamed into place, so no file is ever visible unlocked
-while its owner lives. Segments are deleted once every record in them is stored or dropped; the
-one being appended to is truncated instead, and a new one is started past ``segment_bytes``, so
-the spool stays small while the database keeps up.
+while its owner lives. Segments are deleted once every record in them is stored, dropped or
+rejected (kept in the dead-letter file instead); the one being appended to is truncated
+instead, and a new one is started past ``segment_bytes``, so the spool stays small while the
+database keeps up. A replay reads a whole segment, so after a crash the records of a segment
+that still held pending ones come back too: stored ones are skipped by id, rejected ones are
+rejected (and dead-lettered) again.
 
 Not thread-safe: the writer calls every method under its lock, except ``fsync``, which only
 the writer's background thread calls, the same thread that closes segments."""
@@ -92,7 +95,7 @@ class _Segment:
     fd: int
     path: Path
     size: int  # bytes written, magic included
-    live: int = 0  # records in it that are neither stored nor dropped yet
+    live: int = 0  # records in it not yet stored, dropped or rejected
     sealed: bool = False  # nothing more is appended (rotated, adopted, or a write failed)
     dirty: bool = False  # written since the last fsync
 
@@ -103,7 +106,7 @@ class Spool:
     def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.directory = directory
         self.segment_bytes = segment_bytes
-        self.live = 0  # records in the spool that are neither stored nor dropped
+        self.live = 0  # records in the spool not yet stored, dropped or rejected
         self._token = uuid.uuid4().hex[:12]
         self._segments: dict[int, _Segment] = {}
         self._active: int | None = None
@@ -221,7 +224,7 @@ class Spool:
 
     # --- bookkeeping ---------------------------------------------------------------------
     def release(self, segment_id: int, count: int) -> None:
-        """``count`` records of the segment were stored or dropped."""
+        """``count`` records of the segment were stored, dropped or rejected."""
         self._segments[segment_id].live -= count
         self.live -= count
 

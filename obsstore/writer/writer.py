@@ -20,9 +20,11 @@ from obsstore.config import Settings
 from obsstore.errors import ObsstoreError
 from obsstore.models import MetricRecord
 from obsstore.storage.base import MetricsStorage, coerce_records
+from obsstore.writer import deadletter
 from obsstore.writer.buffer import Entry, PendingBuffer
+from obsstore.writer.deadletter import describe
 from obsstore.writer.logs import RateLimitedLog, logger
-from obsstore.writer.retry import backoff_delay, is_transient
+from obsstore.writer.retry import backoff_delay, is_rejection, is_transient
 from obsstore.writer.settings import WriterSettings, resolve_writer_settings
 from obsstore.writer.stats import WriterStats
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 # How long interpreter exit waits for a writer nobody closed (a spool keeps what is left).
 EXIT_TIMEOUT_SECONDS = 5.0
+_IDS_LOGGED = 5  # ids of rejected records named in one log message
 
 _writers: weakref.WeakSet[MetricsWriter] = weakref.WeakSet()
 
@@ -52,8 +55,11 @@ class MetricsWriter:
 
     ``record()`` validates on the caller's thread and returns at once; one background thread
     writes a batch when ``batch_size`` records are waiting or the oldest has waited
-    ``flush_interval`` milliseconds. A failed batch stays pending and is retried with capped
-    exponential backoff; ``stats()`` tells how things stand."""
+    ``flush_interval`` milliseconds. A batch that failed because the database is unavailable
+    (or its schema missing) stays pending and is retried with capped exponential backoff. A
+    batch the database rejects for good is split until the records it refuses are found: the
+    rest is stored, the refused ones are counted as ``rejected``, logged, and (with a spool)
+    appended to ``rejected.jsonl`` in the spool directory. ``stats()`` tells how things stand."""
 
     def __init__(
         self,
@@ -96,7 +102,7 @@ class MetricsWriter:
         self._consecutive_failures = 0
         self._rng = random.Random()
         self._log = RateLimitedLog()
-        self._accepted = self._stored = self._dropped = self._replayed = 0
+        self._accepted = self._stored = self._dropped = self._replayed = self._rejected = 0
         self._failed_flushes = 0
         self._last_error: str | None = None
         self._healthy = True
@@ -115,7 +121,8 @@ class MetricsWriter:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything accepted so far now; True once all of it is stored, False if the
-        timeout passed first (it stays pending) or some of it was dropped meanwhile."""
+        timeout passed first (it stays pending) or some of it was dropped or rejected
+        meanwhile."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             target = self._buffer.next_seq
@@ -178,6 +185,7 @@ class MetricsWriter:
                 last_error=self._last_error,
                 healthy=self._healthy,
                 replayed=self._replayed,
+                rejected=self._rejected,
             )
 
     def __enter__(self) -> MetricsWriter:
@@ -260,7 +268,10 @@ class MetricsWriter:
             return
         self._dropped += len(dropped)
         self._release_spooled(dropped)
-        oldest = dropped[0].seq  # the buffer keeps seq order, so the first is the oldest
+        self._lose_for_waiters(dropped[0].seq)  # the buffer keeps seq order: the oldest
+
+    def _lose_for_waiters(self, oldest: int) -> None:
+        """Records from seq ``oldest`` on will never be stored: flushes waiting on it fail."""
         for waiter in self._waiters:
             if oldest < waiter.target:
                 waiter.lost = True
@@ -304,11 +315,11 @@ class MetricsWriter:
                 if unsynced is not None and self._spool is not None:
                     self._spool.fsync(*unsynced)
                 try:
-                    self.storage.batch_record_metrics([entry.record for entry in batch])
+                    rejected = self._write(batch)
                 except Exception as exc:
                     self._batch_failed(len(batch), exc)
                 else:
-                    self._batch_stored()
+                    self._batch_stored(len(batch), rejected)
         except Exception:
             # A bug, not a database failure: say so; the records stay pending (and spooled),
             # and the next record() starts a new thread.
@@ -350,10 +361,32 @@ class MetricsWriter:
             # Idle (nothing queued, not closing): sleep until record() or flush() wakes us.
             self._wake.wait(None if wake_at is None else wake_at - now)
 
-    def _batch_stored(self) -> None:
+    def _write(self, batch: list[Entry]) -> list[tuple[Entry, Exception]]:
+        """Store ``batch``; returns the entries the database rejects for good, with their
+        errors. A rejected batch is split in halves, each written on its own (recursively), so
+        one bad record among n costs about 2*log2(n) more writes; ids make rewriting a record
+        an earlier half stored harmless. Any other failure propagates: the batch is retried."""
+        try:
+            self.storage.batch_record_metrics([entry.record for entry in batch])
+        except Exception as exc:
+            if not is_rejection(exc):
+                raise
+            if len(batch) == 1:
+                return [(batch[0], exc)]
+            middle = len(batch) // 2
+            return self._write(batch[:middle]) + self._write(batch[middle:])
+        return []
+
+    def _batch_stored(self, size: int, rejected: list[tuple[Entry, Exception]]) -> None:
+        """The batch in flight is resolved: stored, except for the ``rejected`` entries."""
+        kept_in = self._keep_rejected(rejected)  # before the spool lets go of them
         with self._lock:
             done = self._buffer.complete()
-            self._stored += len(done)
+            self._stored += len(done) - len(rejected)
+            self._rejected += len(rejected)
+            if rejected:
+                self._lose_for_waiters(min(entry.seq for entry, _ in rejected))
+                self._last_error = "rejected: " + describe(rejected[0][1])
             self._release_spooled(done)
             if self._spool is not None:
                 self._spool.collect()
@@ -365,6 +398,42 @@ class MetricsWriter:
             self._progress.notify_all()
         if recovered:
             logger.info("obsstore writer recovered: a batch was stored after %d failures", failures)
+        if rejected:
+            first = rejected[0][1]
+            ids = ", ".join(entry.record.id for entry, _ in rejected[:_IDS_LOGGED])
+            more = len(rejected) - _IDS_LOGGED
+            self._log.log(
+                "rejected",
+                logging.ERROR,
+                "the database rejected %d of a batch of %d records (ids %s%s): %s; they are not "
+                "retried, %s",
+                len(rejected),
+                size,
+                ids,
+                f" and {more} more" if more > 0 else "",
+                describe(first),
+                kept_in,
+                exc_info=first,
+            )
+
+    def _keep_rejected(self, rejected: list[tuple[Entry, Exception]]) -> str:
+        """Append rejected records to the dead-letter file beside the spool, if there is one;
+        returns where they went, for the log."""
+        directory = self.settings.spool_dir
+        if not rejected:
+            return ""
+        if directory is None:
+            return "and without a spool directory they are not kept"
+        try:
+            path = deadletter.append(
+                directory, [(entry.record, describe(error)) for entry, error in rejected]
+            )
+        except OSError as exc:
+            # Logged under a key of its own, so a rejection that follows cannot hide it.
+            where = directory / deadletter.FILE_NAME
+            self._log.log("dead-letter", logging.ERROR, "could not append to %s: %s", where, exc)
+            return f"and could not be kept: appending them to {where} failed ({exc})"
+        return f"and were appended to {path}"
 
     def _batch_failed(self, size: int, error: Exception) -> None:
         with self._lock:
@@ -394,8 +463,8 @@ class MetricsWriter:
                 delay,
             )
         else:
-            # Not an outage (a missing schema, a bug): retried all the same, since the records
-            # must not be lost, but logged as an error with its traceback.
+            # Not an outage but not the records' fault either (a missing schema, a closed
+            # storage): retried, since an operator can fix it, and logged with its traceback.
             self._log.log(
                 "failed",
                 logging.ERROR,

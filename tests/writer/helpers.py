@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from obsstore import (
     MetricRecord,
@@ -82,6 +83,25 @@ def count_calls(storage: MetricsStorage) -> list[int]:
 
     storage.batch_record_metrics = counting  # type: ignore[method-assign]
     return calls
+
+
+def reject_marked(storage: MetricsStorage, marker: str = "poison") -> list[list[str]]:
+    """Make ``storage`` refuse for good, as a database refuses a row that breaks a constraint,
+    any batch holding a record whose id contains ``marker``; other batches are stored. Returns
+    the ids of each refused batch, appended as they come."""
+    refused: list[list[str]] = []
+    original = storage.batch_record_metrics
+
+    def refusing(records: Any) -> int:
+        batch = list(records)
+        if any(marker in record.id for record in batch):
+            refused.append([record.id for record in batch])
+            cause = sqlite3.IntegrityError(f"CHECK constraint failed: no {marker} allowed")
+            raise sa.exc.IntegrityError("INSERT INTO obsstore_metrics ...", None, cause)
+        return original(batch)
+
+    storage.batch_record_metrics = refusing  # type: ignore[method-assign]
+    return refused
 
 
 # --- databases a test can take away ---------------------------------------------------------

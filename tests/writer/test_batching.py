@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
-from obsstore import MetricsStorage, MetricsWriter, ObsstoreError, ValidationError
+from obsstore import MetricsStorage, MetricsWriter, MetricType, ObsstoreError, ValidationError
 from obsstore.storage.sql import SQLStorage
 from tests.writer.helpers import REPO_ROOT, count_calls, points, stored_ids, wait_until
 
@@ -124,6 +124,24 @@ def test_retried_ids_are_stored_once(
     assert writer.flush(timeout=10)
     assert writer.stats().stored == 13
     assert stored_ids(storage) == [r.id for r in batch]
+
+
+def test_histograms_without_explicit_bounds_are_stored(
+    storage: MetricsStorage, make_writer: Callable[..., MetricsWriter]
+) -> None:
+    # The shape OpenTelemetry sends for a histogram without bounds: one bucket, no boundaries.
+    unbounded = [
+        record.model_copy(
+            update={"type": MetricType.HISTOGRAM, "bucket_boundaries": [], "bucket_counts": [3]}
+        )
+        for record in points(5, prefix="h")
+    ]
+    writer = make_writer(storage, batch_size=100, flush_interval=20)
+    writer.record_many(unbounded)
+    assert writer.flush(timeout=10)
+    stats = writer.stats()
+    assert (stats.stored, stats.rejected, stats.failed_flushes) == (5, 0, 0)
+    assert sorted(storage.list_metrics().data, key=lambda r: r.id) == unbounded
 
 
 _EXITING_PROCESS = """
