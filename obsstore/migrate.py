@@ -9,18 +9,27 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
 
 from alembic import command
 from obsstore import alembic_duckdb  # noqa: F401  (registers the DuckDB Alembic implementation)
-from obsstore.errors import ConfigurationError, ObsstoreError, SchemaError
+from obsstore.errors import (
+    ConfigurationError,
+    ObsstoreError,
+    SchemaError,
+    StorageUnavailableError,
+)
 from obsstore.schema import VERSION_TABLE, metadata
+
+if TYPE_CHECKING:
+    from obsstore.storage.sql import SQLStorage
 
 log = logging.getLogger("obsstore.migrate")
 
@@ -111,7 +120,8 @@ def run(connection: Connection, direction: str, revision: str) -> None:
 def migration_connection(target: str | None = None) -> Iterator[Connection]:
     """A write transaction on the database named by ``target`` (a kind or URL; ``None`` reads
     the settings), holding the backend's migration lock. Raises ``ConfigurationError`` for the
-    memory backend, which has no schema."""
+    memory backend, which has no schema, and ``StorageUnavailableError`` when the database
+    cannot be reached or is locked."""
     from obsstore.config import resolve_target
     from obsstore.storage import backend_class_for
 
@@ -124,14 +134,33 @@ def migration_connection(target: str | None = None) -> Iterator[Connection]:
     backend = backend_class_for(resolved.kind)
     engine, on_dispose = backend.build_engine(resolved.url)
     try:
-        with engine.connect().execution_options(obsstore_write=True) as connection:
-            with connection.begin():
-                backend.lock_for_migration(connection)
-                yield connection
+        with _unavailable_as_typed(backend, resolved.kind, resolved.url):
+            with engine.connect().execution_options(obsstore_write=True) as connection:
+                with connection.begin():
+                    backend.lock_for_migration(connection)
+                    yield connection
     finally:
         engine.dispose()
         if on_dispose is not None:
             on_dispose()
+
+
+@contextmanager
+def _unavailable_as_typed(backend: type[SQLStorage], kind: str, url: URL) -> Iterator[None]:
+    """Driver errors that mean "unreachable or locked" (the backend's ``is_unavailable``
+    decides) become ``StorageUnavailableError`` with a one-line message."""
+    try:
+        yield
+    except ObsstoreError:
+        raise
+    except Exception as exc:
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        if not (invalidated or backend.is_unavailable(cause)):
+            raise
+        reason = " ".join(str(cause).split())  # drivers' messages span several lines
+        where = url.render_as_string(hide_password=True)
+        raise StorageUnavailableError(f"{kind} database {where} is unavailable: {reason}") from exc
 
 
 def run_environment(context: EnvironmentContext) -> None:
