@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -175,6 +176,22 @@ def test_version() -> None:
     assert result.returncode == 0
     assert result.stdout.strip() == f"obsstore {obsstore.__version__}"
     assert obsstore.__version__ == importlib.metadata.version("obsstore")
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_type_information_and_the_license(tmp_path: Path) -> None:
+    built = _run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(ROOT)], {}
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("obsstore-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+    assert "obsstore/py.typed" in names  # PEP 561: users' type checkers read our annotations
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert b"Classifier: Typing :: Typed" in metadata
+    assert b"Provides-Extra: cli" not in metadata
 
 
 @pytest.mark.slow
