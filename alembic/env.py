@@ -5,8 +5,9 @@ from logging.config import fileConfig
 
 from alembic import context
 from obsstore.migrate import run_environment
+from obsstore.storage.migration import migration_connection
 
 if context.config.config_file_name is not None and "connection" not in context.config.attributes:
     fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
-run_environment(context)
+run_environment(context, migration_connection)

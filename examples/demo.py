@@ -1,12 +1,15 @@
 """obsstore demo: migrate an embedded database, record a day of realistic service metrics,
 and answer the questions a dashboard asks.
 
-Runs on a fresh SQLite file (demo-data/obsstore.db) unless OBSERVABILITY_METRICS_STORAGE says
-otherwise, e.g. ``OBSERVABILITY_METRICS_STORAGE=duckdb make demo``."""
+By default it uses a SQLite file of its own, demo-data/obsstore-demo.db, deleted and created
+afresh on every run. It touches another database only when given one explicitly, e.g.
+``.venv/bin/python examples/demo.py --url duckdb:///demo-data/demo.duckdb``; the
+OBSERVABILITY_METRICS_* variables are ignored. Points and spans have fixed ids, so running it
+again on the same database adds nothing."""
 
 from __future__ import annotations
 
-import os
+import argparse
 import random
 import sys
 import time
@@ -162,17 +165,36 @@ def agent_traces(now: datetime, rng: random.Random) -> tuple[list[SpanRecord], l
     return spans, updates
 
 
-def main() -> None:
-    if os.environ.get("OBSERVABILITY_METRICS_STORAGE"):
-        target = None
-    else:
-        Path("demo-data").mkdir(exist_ok=True)
-        for leftover in Path("demo-data").glob("obsstore.db*"):
-            leftover.unlink()
-        target = "sqlite:///demo-data/obsstore.db"
+DEMO_FILE = Path("demo-data") / "obsstore-demo.db"
+
+
+def _target(argv: list[str] | None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--url",
+        help=f"a SQLAlchemy URL, or memory (default: a fresh SQLite file at {DEMO_FILE})",
+    )
+    url = parser.parse_args(argv).url
+    if url is not None:
+        if url != "memory" and "://" not in url:
+            parser.error("--url takes a SQLAlchemy URL (e.g. duckdb:///demo.duckdb) or memory")
+        print(f"database: {url} (given with --url)")
+        return str(url)
+    DEMO_FILE.parent.mkdir(exist_ok=True)
+    for leftover in DEMO_FILE.parent.glob(DEMO_FILE.name + "*"):  # the file, -wal and -shm
+        leftover.unlink()
+    print(f"database: {DEMO_FILE.resolve()} (the demo's own, re-created on every run)")
+    return f"sqlite:///{DEMO_FILE}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    target = _target(argv)
     rng = random.Random(2026)
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    points = workload(now, rng)
+    # Fixed ids: a second run on the same database stores nothing twice.
+    points = [
+        p.model_copy(update={"id": f"demo-{i:06d}"}) for i, p in enumerate(workload(now, rng))
+    ]
 
     with create_storage(target) as storage:
         print(f"backend: {storage.kind}")
@@ -180,10 +202,14 @@ def main() -> None:
         if storage.kind != "memory":
             print(f"schema migrated to revision {migrate.head_revision()}")
         began = time.perf_counter()
+        added = 0
         for i in range(0, len(points), 10_000):
-            storage.batch_record_metrics(points[i : i + 10_000])
+            added += storage.batch_record_metrics(points[i : i + 10_000])
         elapsed = time.perf_counter() - began
-        print(f"recorded {len(points):,} points in {elapsed:.2f}s ({len(points) / elapsed:,.0f}/s)")
+        print(
+            f"recorded {len(points):,} points ({added:,} new) in {elapsed:.2f}s "
+            f"({len(points) / elapsed:,.0f}/s)"
+        )
         again = storage.batch_record_metrics(points[:10_000])
         print(f"re-sent a batch of 10,000: {again} new (ids are idempotent)")
         print(f"stored points: {storage.count_metrics():,}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -23,34 +24,35 @@ FOLLOW_URL = "database"
 
 
 class Settings(BaseSettings):
-    """Every setting obsstore reads from the environment (prefix ``OBSERVABILITY_METRICS_``)."""
+    """The storage settings obsstore reads from the environment (prefix
+    ``OBSERVABILITY_METRICS_``). The writer's own variables are read only when a writer is
+    created (``obsstore.writer.settings``), so a bad one never stops ``create_storage()``."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     storage: str | None = None
     database_url: str | None = None
     auto_migrate: bool = True
-    batch_size: int = Field(100, ge=1, le=1_000_000)
-    batch_interval: int = Field(5000, ge=1, le=86_400_000)  # milliseconds
-    max_pending: int = Field(100_000, ge=1, le=100_000_000)
-    spool_dir: Path | None = None
-
-    @field_validator("spool_dir", mode="before")
-    @classmethod
-    def _empty_means_unset(cls, value: object) -> object:
-        # An exported but empty variable would otherwise become Path("."): spool into the cwd.
-        return None if isinstance(value, str) and not value.strip() else value
 
 
-def load_settings() -> Settings:
-    """Read the environment; a bad value raises ``ConfigurationError`` naming its variable."""
+_Environment = TypeVar("_Environment", bound=BaseSettings)
+
+
+def read_environment(settings_class: type[_Environment]) -> _Environment:
+    """Read ``settings_class`` from the environment; a bad value raises ``ConfigurationError``
+    naming its variable."""
     try:
-        return Settings()
+        return settings_class()
     except ValidationError as exc:
         problems = "; ".join(
             f"{ENV_PREFIX}{str(err['loc'][0]).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigurationError(f"invalid obsstore setting: {problems}") from None
+
+
+def load_settings() -> Settings:
+    """Read the storage settings; a bad value raises ``ConfigurationError`` naming its variable."""
+    return read_environment(Settings)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,19 @@ class StorageTarget:
 
     kind: str
     url: URL | None
+
+    @property
+    def database_file(self) -> Path | None:
+        """The file an embedded database lives in (``None`` for servers and memory)."""
+        backend = registry.get(self.kind)
+        if backend.profile is None or backend.profile.file_suffix is None or self.url is None:
+            return None
+        database = self.url.database
+        if database in (None, "", ":memory:") or "mode=memory" in str(self.url.query):
+            return None
+        if str(self.url.query.get("uri", "")).lower() in ("true", "1"):
+            return None  # a SQLite URI filename: not a plain path
+        return Path(database)
 
 
 def resolve_target(target: str | None = None, settings: Settings | None = None) -> StorageTarget:
@@ -101,12 +116,29 @@ def resolve_target(target: str | None = None, settings: Settings | None = None) 
 def _from_url(raw_url: str, source: str) -> StorageTarget:
     try:
         url = make_url(raw_url)
-    except ArgumentError:
-        raise ConfigurationError(f"{source}: not a valid SQLAlchemy URL") from None
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise ConfigurationError(f"{source}: not a valid SQLAlchemy URL ({exc})") from None
     backend = registry.for_url_driver(url.drivername)
     if backend is None:
         schemes = ", ".join(f"{b.url_scheme}://" for b in registry.BACKENDS if b.url_drivers)
         raise ConfigurationError(
             f"{source}: unsupported URL scheme {url.drivername!r}; use one of {schemes}"
         )
+    _check_numeric_options(url, backend.numeric_url_options, source)
     return StorageTarget(backend.kind, url.set(drivername=backend.driver))
+
+
+def _check_numeric_options(url: URL, options: tuple[str, ...], source: str) -> None:
+    # The driver parses these as numbers; checked here so that a typo names the setting.
+    for option in options:
+        value = url.query.get(option)
+        if value is None:
+            continue
+        try:
+            number = float(value if isinstance(value, str) else value[-1])
+        except ValueError:
+            number = float("nan")
+        if not number >= 0 or number == float("inf"):
+            raise ConfigurationError(
+                f"{source}: ?{option}= must be a number of seconds, not {value!r}"
+            )

@@ -1,13 +1,14 @@
 """The one programmatic entry to the Alembic migrations. ``storage.init()``, the ``obsstore
 migrate`` command, ``alembic upgrade head`` (through ``alembic/env.py``) and the tests all
-come through here."""
+come through here. It works on connections it is given and never imports the storage layer:
+``obsstore.storage.migration`` opens them from a kind or URL."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from sqlalchemy.engine import Connection
 from alembic import command
 from obsstore import alembic_duckdb  # noqa: F401  (registers the DuckDB Alembic implementation)
 from obsstore.autogenerate import include_object_for
-from obsstore.errors import ConfigurationError, ObsstoreError, SchemaError
+from obsstore.errors import ObsstoreError, SchemaError
 from obsstore.schema import VERSION_TABLE, metadata
+
+# Opens a migration transaction on the database a kind or URL names (None: the settings).
+ConnectionOpener = Callable[[str | None], AbstractContextManager[Connection]]
 
 log = logging.getLogger("obsstore.migrate")
 
@@ -108,36 +112,11 @@ def run(connection: Connection, direction: str, revision: str) -> None:
         raise ValueError(f"unknown direction {direction!r}")
 
 
-@contextmanager
-def migration_connection(target: str | None = None) -> Iterator[Connection]:
-    """A write transaction on the database named by ``target`` (a kind or URL; ``None`` reads
-    the settings), holding the backend's migration lock. Raises ``ConfigurationError`` for the
-    memory backend, which has no schema."""
-    from obsstore.config import resolve_target
-    from obsstore.storage import backend_class_for
-
-    resolved = resolve_target(target)
-    if resolved.url is None:
-        raise ConfigurationError(
-            "the memory backend has no schema to migrate; set OBSERVABILITY_METRICS_STORAGE to "
-            "sqlite, duckdb or postgresql (and OBSERVABILITY_METRICS_DATABASE_URL), or pass a URL"
-        )
-    backend = backend_class_for(resolved.kind)
-    engine, on_dispose = backend.build_engine(resolved.url)
-    try:
-        with engine.connect().execution_options(obsstore_write=True) as connection:
-            with connection.begin():
-                backend.lock_for_migration(connection)
-                yield connection
-    finally:
-        engine.dispose()
-        if on_dispose is not None:
-            on_dispose()
-
-
-def run_environment(context: EnvironmentContext) -> None:
+def run_environment(context: EnvironmentContext, connect: ConnectionOpener) -> None:
     """The body of ``alembic/env.py``: use the caller's connection when there is one,
-    otherwise open the database named by ``-x url=...`` or the obsstore settings."""
+    otherwise open the database named by ``-x url=...`` or the obsstore settings with
+    ``connect`` (``obsstore.storage.migration.migration_connection``, passed in so that the
+    migrations never import the storage layer)."""
     connection = context.config.attributes.get("connection")
     if connection is not None:
         _run_on(context, connection)
@@ -152,7 +131,7 @@ def run_environment(context: EnvironmentContext) -> None:
             with context.begin_transaction():
                 context.run_migrations()
             return
-        with migration_connection(url) as connection:
+        with connect(url) as connection:
             _run_on(context, connection)
     except ObsstoreError as exc:  # a clear message instead of a traceback
         raise SystemExit(f"obsstore: {exc}") from None

@@ -67,6 +67,8 @@ class Backend:
     url_drivers: tuple[str, ...] = ()
     default_url: str | None = None
     extra: str | None = None  # pip extra that installs its driver
+    # URL query options the driver parses as numbers (checked when the URL is read).
+    numeric_url_options: tuple[str, ...] = ()
     profile: DialectProfile | None = None  # None: not a SQL backend
 
     @property
@@ -122,6 +124,7 @@ BACKENDS: tuple[Backend, ...] = (
         capabilities=_SQL_CAPABILITIES,
         url_drivers=("sqlite", "sqlite+pysqlite"),
         default_url="sqlite:///obsstore.db",
+        numeric_url_options=("timeout",),
         profile=DialectProfile(
             dialect="sqlite",
             embedded=True,

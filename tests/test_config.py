@@ -7,14 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from obsstore import ConfigurationError, create_storage
+from obsstore import ConfigurationError, MetricsWriter, create_storage
 from obsstore.config import load_settings, resolve_target
 from obsstore.storage import backend_class_for
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for variable in ("STORAGE", "DATABASE_URL", "AUTO_MIGRATE", "BATCH_SIZE"):
+    for variable in (
+        "STORAGE",
+        "DATABASE_URL",
+        "AUTO_MIGRATE",
+        "BATCH_SIZE",
+        "BATCH_INTERVAL",
+        "MAX_PENDING",
+        "SPOOL_DIR",
+    ):
         monkeypatch.delenv(f"OBSERVABILITY_METRICS_{variable}", raising=False)
     monkeypatch.chdir(tmp_path)  # default file URLs are relative
 
@@ -99,10 +107,47 @@ def test_invalid_settings_name_their_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("OBSERVABILITY_METRICS_AUTO_MIGRATE", "perhaps")
     with pytest.raises(ConfigurationError, match="OBSERVABILITY_METRICS_AUTO_MIGRATE"):
         load_settings()
-    monkeypatch.delenv("OBSERVABILITY_METRICS_AUTO_MIGRATE")
-    monkeypatch.setenv("OBSERVABILITY_METRICS_BATCH_SIZE", "0")
-    with pytest.raises(ConfigurationError, match="OBSERVABILITY_METRICS_BATCH_SIZE"):
-        load_settings()
+    with pytest.raises(ConfigurationError, match="OBSERVABILITY_METRICS_AUTO_MIGRATE"):
+        create_storage()
+
+
+@pytest.mark.parametrize("variable", ["BATCH_SIZE", "BATCH_INTERVAL", "MAX_PENDING"])
+def test_a_bad_writer_variable_does_not_stop_create_storage(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(f"OBSERVABILITY_METRICS_{variable}", "abc")
+    with create_storage() as storage:  # no writer: the writer's variables are not read
+        assert storage.count_metrics() == 0
+        with pytest.raises(ConfigurationError, match=f"OBSERVABILITY_METRICS_{variable}"):
+            MetricsWriter(storage)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://@@@:x/", "not a valid SQLAlchemy URL"),
+        ("postgresql://u@h:99999999999999999999x/db", "not a valid SQLAlchemy URL"),
+        ("sqlite:///x.db?timeout=abc", "timeout"),
+        ("sqlite:///x.db?timeout=-1", "timeout"),
+    ],
+)
+def test_malformed_urls_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    with pytest.raises(ConfigurationError, match="create_storage") as info:
+        create_storage(url)
+    assert problem in str(info.value)
+    monkeypatch.setenv("OBSERVABILITY_METRICS_STORAGE", "database")
+    monkeypatch.setenv("OBSERVABILITY_METRICS_DATABASE_URL", url)
+    with pytest.raises(ConfigurationError, match="OBSERVABILITY_METRICS_DATABASE_URL") as info:
+        create_storage()
+    assert problem in str(info.value)
+
+
+def test_a_numeric_sqlite_timeout_is_accepted(tmp_path: Path) -> None:
+    with create_storage(f"sqlite:///{tmp_path / 't.db'}?timeout=0.5") as storage:
+        storage.init()
+        assert storage.count_metrics() == 0
 
 
 def test_create_storage_from_the_environment(

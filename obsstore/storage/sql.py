@@ -118,6 +118,7 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         # Set by backends whose connections cannot run concurrently (one shared connection).
         self._serialize: threading.RLock | None = None
         self._write_lock = self.write_lock(url)
+        self._revision_checked = False  # see _check_revision_once
 
     # --- hooks ---------------------------------------------------------------------------
     @classmethod
@@ -196,10 +197,18 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
                 "or run `alembic upgrade head`"
             ) from error
 
+    def _check_revision_once(self, connection: Connection) -> None:
+        """Refuse a database a newer obsstore migrated on this storage's first use, as init()
+        does, so calls without init() cannot corrupt it: one version-table read per storage."""
+        if not self._revision_checked:
+            migrate.check_known_revision(connection)
+            self._revision_checked = True
+
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
         with self._translate_errors(), self._serialize or nullcontext():
             with self.engine.connect() as connection, connection.begin():
+                self._check_revision_once(connection)
                 yield connection
 
     @contextmanager
@@ -207,6 +216,7 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         with self._translate_errors(), self._serialize or nullcontext(), self._write_lock:
             connection = self.engine.connect().execution_options(obsstore_write=True)
             with connection, connection.begin():
+                self._check_revision_once(connection)
                 yield connection
 
     # --- lifecycle -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The writer's options: constructor arguments override ``OBSERVABILITY_METRICS_*`` variables,
-and a bad value of either raises ``ConfigurationError`` naming the argument or the variable."""
+and a bad value of either raises ``ConfigurationError`` naming the argument or the variable.
+The variables are read when a writer is created, never by ``create_storage()``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from obsstore.config import ENV_PREFIX, Settings, load_settings
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from obsstore.config import ENV_PREFIX, read_environment
 from obsstore.errors import ConfigurationError
+
+
+class WriterEnvironment(BaseSettings):
+    """The writer's ``OBSERVABILITY_METRICS_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    batch_size: int = Field(100, ge=1, le=1_000_000)
+    batch_interval: int = Field(5000, ge=1, le=86_400_000)  # milliseconds
+    max_pending: int = Field(100_000, ge=1, le=100_000_000)
+    spool_dir: Path | None = None
+
+    @field_validator("spool_dir", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        # An exported but empty variable would otherwise become Path("."): spool into the cwd.
+        return None if isinstance(value, str) and not value.strip() else value
+
 
 # argument name -> (Settings field, environment variable)
 _SOURCES = {
@@ -40,9 +62,9 @@ def resolve_writer_settings(
     flush_interval: Any = None,
     max_pending: Any = None,
     spool_dir: Any = None,
-    settings: Settings | None = None,
+    settings: WriterEnvironment | None = None,
 ) -> WriterSettings:
-    env = settings if settings is not None else load_settings()
+    env = settings if settings is not None else read_environment(WriterEnvironment)
     spool_source = "MetricsWriter(spool_dir=...)" if spool_dir is not None else _SPOOL_VAR
     return WriterSettings(
         batch_size=_integer("batch_size", batch_size, env),
@@ -53,15 +75,15 @@ def resolve_writer_settings(
 
 
 def _bounds(field: str) -> tuple[int, int]:
-    """The limits ``Settings`` declares for ``field``, so arguments and variables agree."""
+    """The limits ``WriterEnvironment`` declares for ``field``, so arguments and variables agree."""
     low, high = 1, 2**63 - 1
-    for constraint in Settings.model_fields[field].metadata:
+    for constraint in WriterEnvironment.model_fields[field].metadata:
         low = getattr(constraint, "ge", low)
         high = getattr(constraint, "le", high)
     return low, high
 
 
-def _integer(argument: str, value: Any, env: Settings) -> int:
+def _integer(argument: str, value: Any, env: WriterEnvironment) -> int:
     field, variable = _SOURCES[argument]
     if value is None:
         return int(getattr(env, field))

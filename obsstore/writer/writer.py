@@ -16,7 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from obsstore.config import Settings
 from obsstore.errors import ObsstoreError
 from obsstore.models import MetricRecord
 from obsstore.storage.base import MetricsStorage, coerce_records
@@ -25,7 +24,7 @@ from obsstore.writer.buffer import Entry, PendingBuffer
 from obsstore.writer.deadletter import describe
 from obsstore.writer.logs import RateLimitedLog, logger
 from obsstore.writer.retry import backoff_delay, is_rejection, is_transient
-from obsstore.writer.settings import WriterSettings, resolve_writer_settings
+from obsstore.writer.settings import WriterEnvironment, WriterSettings, resolve_writer_settings
 from obsstore.writer.stats import WriterStats
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ class MetricsWriter:
         flush_interval: int | None = None,
         max_pending: int | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
-        settings: Settings | None = None,
+        settings: WriterEnvironment | None = None,
     ) -> None:
         self.settings: WriterSettings = resolve_writer_settings(
             batch_size=batch_size,

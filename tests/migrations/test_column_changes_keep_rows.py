@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic.config import Config
 
 from alembic import command
-from obsstore import migrate
+from obsstore.storage.migration import migration_connection
 from tests.migrations.catalog import index_columns
 
 STREAM = Path(__file__).parent / "stream"
@@ -24,12 +24,12 @@ def _upgrade(connection: sa.Connection, revision: str) -> None:
 
 def test_every_row_survives_column_changes(sql_url: str) -> None:
     rows = [{"id": f"i{n}", "name": f"item {n}", "qty": n, "obsolete": "x"} for n in range(500)]
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         _upgrade(connection, "s1")
         items = sa.table("stream_items", *(sa.column(c) for c in rows[0]))
         connection.execute(sa.insert(items), rows)
         _upgrade(connection, "s2")
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         stored = connection.execute(
             sa.text("SELECT id, title, qty, note FROM stream_items ORDER BY qty")
         ).all()

@@ -8,29 +8,30 @@ import sqlalchemy as sa
 
 from obsstore import SchemaError, create_storage, migrate
 from obsstore.schema import VERSION_TABLE, metadata
+from obsstore.storage.migration import migration_connection
 from tests.migrations.catalog import schema_differences, table_names
 
 
 def test_upgrade_downgrade_upgrade(sql_url: str) -> None:
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         assert table_names(connection) & set(metadata.tables) == set()
         migrate.run(connection, "upgrade", "head")
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         assert migrate.current_revision(connection) == migrate.head_revision()
         assert schema_differences(connection) == []
         migrate.run(connection, "downgrade", "base")
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         # Alembic keeps its (now empty) version table; every obsstore data table is gone.
         assert table_names(connection) - {VERSION_TABLE} == set()
         assert migrate.current_revision(connection) is None
         migrate.run(connection, "upgrade", "head")
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         assert schema_differences(connection) == []
 
 
 def test_schema_check_notices_a_difference(sql_url: str) -> None:
     """The comparison used above is able to fail: an index that the models do not declare."""
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         migrate.run(connection, "upgrade", "head")
         connection.execute(
             sa.text("CREATE INDEX ix_obsstore_metrics_value ON obsstore_metrics (value)")
@@ -42,19 +43,19 @@ def test_init_migrates_and_is_idempotent(sql_url: str) -> None:
     with create_storage(sql_url) as storage:
         storage.init()
         storage.init()
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         assert migrate.current_revision(connection) == migrate.head_revision()
 
 
 def test_unknown_revision_is_a_schema_error(sql_url: str) -> None:
     with create_storage(sql_url) as storage:
         storage.init()
-    with migrate.migration_connection(sql_url) as connection:
+    with migration_connection(sql_url) as connection:
         versions = sa.table(VERSION_TABLE, sa.column("version_num"))
         connection.execute(sa.update(versions).values(version_num="9999_from_the_future"))
     with create_storage(sql_url) as storage:
         with pytest.raises(SchemaError, match="newer release"):
             storage.init()
     with pytest.raises(SchemaError, match="newer release"):
-        with migrate.migration_connection(sql_url) as connection:
+        with migration_connection(sql_url) as connection:
             migrate.run(connection, "upgrade", "head")

@@ -1,16 +1,24 @@
 """init()'s version policy: embedded databases migrate; PostgreSQL migrates unless told not to,
-and concurrent init() calls are serialised; revisions written by older code stay readable."""
+and concurrent init() calls are serialised; revisions written by older code stay readable, and a
+revision from a newer release is refused on any storage's first use, init() or not."""
 
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
 from obsstore import SchemaError, create_storage, migrate
 from obsstore.config import Settings
+from obsstore.schema import VERSION_TABLE
+from obsstore.storage.migration import migration_connection
+from obsstore.storage.sql import SQLStorage
 from tests.contract.helpers import point
 
 
@@ -19,7 +27,7 @@ def test_postgresql_without_auto_migrate_asks_for_alembic(fresh_postgres_url: st
     with create_storage(fresh_postgres_url, settings=manual) as storage:
         with pytest.raises(SchemaError, match="alembic upgrade head"):
             storage.init()
-    with migrate.migration_connection(fresh_postgres_url) as connection:
+    with migration_connection(fresh_postgres_url) as connection:
         migrate.run(connection, "upgrade", "head")
     with create_storage(fresh_postgres_url, settings=manual) as storage:
         storage.init()  # at head: nothing to do, no error
@@ -63,7 +71,7 @@ def test_points_written_at_every_revision_survive_upgrades(sql_url: str) -> None
     revisions = [r.revision for r in reversed(list(scripts.walk_revisions()))]
     written = 0
     for revision in revisions:
-        with migrate.migration_connection(sql_url) as connection:
+        with migration_connection(sql_url) as connection:
             migrate.run(connection, "upgrade", revision)
         with create_storage(sql_url) as storage:  # no init(): stays at this revision
             storage.batch_record_metrics(
@@ -78,3 +86,57 @@ def test_points_written_at_every_revision_survive_upgrades(sql_url: str) -> None
                 filters={"labels": {"rev": revision}}, pagination={"limit": 100}
             )
             assert sorted(r.value for r in page.data) == [float(i) for i in range(50)]
+
+
+def _stamp(url: str, revision: str) -> None:
+    with migration_connection(url) as connection:
+        versions = sa.table(VERSION_TABLE, sa.column("version_num"))
+        connection.execute(sa.update(versions).values(version_num=revision))
+
+
+def test_a_newer_revision_is_refused_without_init(sql_url: str) -> None:
+    """Reads and writes on a database a newer obsstore migrated fail like init() does."""
+    with create_storage(sql_url) as storage:
+        storage.init()
+    _stamp(sql_url, "9999_from_the_future")
+    span = {"trace_id": "t", "span_id": "s", "name": "n", "started_at": datetime.now(timezone.utc)}
+    calls: list[Callable[[Any], object]] = [
+        lambda s: s.count_metrics(),
+        lambda s: s.list_metric_names(),
+        lambda s: s.batch_record_metrics([point("a")]),
+        lambda s: s.batch_create_spans([span]),
+        lambda s: s.list_traces(),
+    ]
+    for call in calls:
+        with create_storage(sql_url) as storage:  # a new storage: this is its first use
+            with pytest.raises(SchemaError, match="newer release"):
+                call(storage)
+    _stamp(sql_url, migrate.head_revision())
+    with create_storage(sql_url) as storage:  # nothing was written while refused
+        assert storage.count_metrics() == 0
+        assert storage.list_traces().total == 0
+
+
+def test_the_revision_is_read_once_per_storage(sql_url: str) -> None:
+    with create_storage(sql_url) as storage:
+        storage.init()
+    with create_storage(sql_url) as storage:
+        assert isinstance(storage, SQLStorage)
+        reads: list[str] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> None:
+            if VERSION_TABLE in statement or VERSION_TABLE in str(parameters):
+                reads.append(statement)
+
+        sa.event.listen(storage.engine, "before_cursor_execute", capture)
+        try:
+            storage.count_metrics()
+            first = len(reads)
+            for _ in range(5):
+                storage.count_metrics()
+                storage.batch_record_metrics([point("b")])
+                storage.list_traces()
+        finally:
+            sa.event.remove(storage.engine, "before_cursor_execute", capture)
+        assert first >= 1  # the first use reads the version table ...
+        assert len(reads) == first  # ... and no later call does
