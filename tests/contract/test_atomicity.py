@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from obsstore import MetricRecord, MetricsStorage
+from obsstore.storage import duckdb as duckdb_storage
 from tests.contract.helpers import T0, point
 
 # Fields that make a record impossible to store on every backend, each after good records.
 BROKEN_FIELDS = {
     "labels-not-a-dict": {"labels": ["region", "eu"]},
     "timestamp-not-a-datetime": {"timestamp": "yesterday"},
+    "value-missing": {"value": None},  # in SQL, only the NOT NULL constraint catches it
 }
 # More that the memory backend's insert hook fails on (tests/test_memory_backend.py).
 BROKEN_FOR_MEMORY = {
@@ -79,3 +81,22 @@ def test_failed_batch_writes_nothing(storage: MetricsStorage, broken: dict[str, 
     assert storage.batch_record_metrics(good) == 4
     assert storage.count_metrics() == 7
     assert storage.list_label_values("region") == ["eu-0", "eu-1", "eu-2", "eu-3", "us"]
+
+
+def test_batch_in_many_slices_is_one_write(
+    storage: MetricsStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Backends that write a batch with much text in several statements (DuckDB) then do so for
+    # every row; the batch must still be all or nothing.
+    monkeypatch.setattr(duckdb_storage, "SLICE_TEXT", 64)
+    storage.batch_record_metrics([point("old", labels={"region": "us"})])
+    before = observable_state(storage)
+    good = [point(f"new-{i}", value=i, labels={"region": f"r{i % 3}"}) for i in range(12)]
+    with pytest.raises(Exception):  # noqa: B017 (any error: the contract is what stays behind)
+        storage.batch_record_metrics([*good[:9], broken_record(value=None), *good[9:]])
+    assert observable_state(storage) == before
+    assert storage.batch_record_metrics([*good, point("old")]) == 12
+    stored = storage.list_metrics(
+        pagination={"limit": 100}, order_by={"field": "value", "direction": "asc"}
+    ).data
+    assert [r for r in stored if r.id != "old"] == good
