@@ -25,14 +25,20 @@ SPAN_COLUMNS = [c.name for c in spans.columns]
 _TEXT_COLUMNS = ("id", "name", "organization_id", "environment", "service_name")
 _TYPE_TEXT = {t: t.value for t in MetricType}
 _LABEL_CACHE_LIMIT = 100_000
+# Longer JSON is encoded each time: cached, it would hold its text (and, through its key, the
+# label strings) long after the batch; label sets that long are rare enough not to repeat.
+_CACHED_TEXT_LIMIT = 4096
+_CACHE_TEXT_BUDGET = 64 * 1024 * 1024  # characters of cached JSON in all, at most
 
 
 class _JsonCache:
-    """Encoded JSON per distinct value; emptied when it grows past its limit, so unbounded label
-    cardinality costs the encoding it would cost anyway, never unbounded memory."""
+    """Encoded JSON per distinct value; emptied when it grows past its limits (entries and
+    characters), so unbounded label cardinality costs the encoding it would cost anyway, never
+    unbounded memory."""
 
     def __init__(self) -> None:
         self.texts: dict[tuple[Any, ...], str] = {}
+        self.size = 0  # characters of the cached texts
         self.lock = threading.Lock()
 
     def encode(
@@ -43,12 +49,20 @@ class _JsonCache:
         texts = list(map(self.texts.get, keys))
         if None in texts:
             with self.lock:
-                if len(self.texts) > _LABEL_CACHE_LIMIT:
-                    self.texts.clear()
                 for i, text in enumerate(texts):
                     if text is None:
-                        texts[i] = self.texts[key(values[i])] = dump_json(values[i])
+                        texts[i] = text = dump_json(values[i])
+                        if len(text) <= _CACHED_TEXT_LIMIT:
+                            self._remember(key(values[i]), text)
         return texts  # type: ignore[return-value]
+
+    def _remember(self, key: tuple[Any, ...], text: str) -> None:
+        if len(self.texts) >= _LABEL_CACHE_LIMIT or self.size + len(text) > _CACHE_TEXT_BUDGET:
+            self.texts.clear()
+            self.size = 0
+        if key not in self.texts:
+            self.size += len(text)
+        self.texts[key] = text
 
 
 _labels_json = _JsonCache()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from operator import add
 from typing import Any
 
 import duckdb
@@ -24,6 +25,8 @@ from obsstore.storage.bulk import metric_columns
 from obsstore.storage.sql import SQLStorage
 
 _ARROW_BATCH = "obsstore_arrow_batch"
+# Characters of text one INSERT statement takes at most (one row may exceed it alone).
+SLICE_TEXT = 32 * 1024 * 1024
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 
@@ -126,35 +129,72 @@ def _arrow_insert(
     columns: dict[str, list[Any]],
     json_lists: dict[str, Any],
 ) -> int:
-    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from the columns as a registered Arrow
-    table; DuckDB answers with the number of rows it added (conflicts excluded).
+    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from the columns as registered Arrow
+    tables; DuckDB answers with the number of rows it added (conflicts excluded).
     ``json_lists`` names JSON columns passed as Arrow lists (with their type), which DuckDB
-    turns into JSON text itself."""
-    arrays = []
-    for column in table.columns:
-        array = pa.array(columns[column.name], json_lists.get(column.name) or _arrow_type(column))
-        if isinstance(column.type, UTCTimestamp):
-            array = array.cast(pa.timestamp("us"))
-        arrays.append(array)
+    turns into JSON text itself. A batch with much text goes in slices (see ``_slices``), all
+    in the caller's transaction, so it stays atomic."""
+    text_columns = [
+        columns[c.name]
+        for c in table.columns
+        if c.name not in json_lists and _arrow_type(c) == pa.string()
+    ]
     raw = connection.connection.driver_connection
     assert raw is not None
-    raw.register(_ARROW_BATCH, pa.Table.from_arrays(arrays, names=list(columns)))
+    source = sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
+    selected = [
+        sa.cast(source.c[name], sa.JSON()) if name in json_lists else source.c[name]
+        for name in columns
+    ]
+    keys = [c.name for c in table.primary_key.columns]
+    statement = (
+        pg_insert(table)
+        .from_select(list(columns), sa.select(*selected))
+        .on_conflict_do_nothing(index_elements=keys)
+    )
+    sql = str(statement.compile(dialect=connection.dialect))
+    added = 0
     try:
-        source = sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
-        selected = [
-            sa.cast(source.c[name], sa.JSON()) if name in json_lists else source.c[name]
-            for name in columns
-        ]
-        keys = [c.name for c in table.primary_key.columns]
-        statement = (
-            pg_insert(table)
-            .from_select(list(columns), sa.select(*selected))
-            .on_conflict_do_nothing(index_elements=keys)
-        )
-        sql = str(statement.compile(dialect=connection.dialect))
-        return int(connection.exec_driver_sql(sql).scalar_one())
+        for rows in _slices(text_columns, len(next(iter(columns.values())))):
+            raw.register(_ARROW_BATCH, _arrow_table(table, columns, json_lists, rows))
+            added += int(connection.exec_driver_sql(sql).scalar_one())
     finally:
         # In a transaction the error aborted, unregister fails too; that must not hide the
         # error itself (a missing table is a SchemaError). The next register replaces it.
         with contextlib.suppress(duckdb.TransactionException):
             raw.unregister(_ARROW_BATCH)
+    return added
+
+
+def _arrow_table(
+    table: sa.Table, columns: dict[str, list[Any]], json_lists: dict[str, Any], rows: slice
+) -> pa.Table:
+    arrays = []
+    for column in table.columns:
+        values = columns[column.name][rows]
+        array = pa.array(values, json_lists.get(column.name) or _arrow_type(column))
+        if isinstance(column.type, UTCTimestamp):
+            array = array.cast(pa.timestamp("us"))
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def _slices(text_columns: list[list[str | None]], count: int) -> list[slice]:
+    """Consecutive row slices, each holding at most ``SLICE_TEXT`` characters of text (or a
+    single row): the Arrow copy of a slice, and what DuckDB builds from it per statement, stay
+    bounded however big the batch. A batch under the bound is one slice, found without a pass
+    per row."""
+    total = sum(sum(map(len, filter(None, values))) for values in text_columns)
+    if total <= SLICE_TEXT:
+        return [slice(0, count)]
+    sizes = [0] * count
+    for values in text_columns:
+        sizes = list(map(add, sizes, (len(v) if v else 0 for v in values)))
+    slices, start, held = [], 0, 0
+    for row, size in enumerate(sizes):
+        if held + size > SLICE_TEXT and row > start:
+            slices.append(slice(start, row))
+            start, held = row, 0
+        held += size
+    slices.append(slice(start, count))
+    return slices

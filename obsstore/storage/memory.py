@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import heapq
 import math
-import threading
 from array import array
 from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, compress, repeat
@@ -29,7 +28,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
-from obsstore.storage.memory_traces import MemoryTraces
+from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
@@ -60,6 +59,8 @@ _ARRAY_COLUMNS = (
     "service_name",
     "bounds",
 )
+_ALL_ARRAY_COLUMNS = (*_ARRAY_COLUMNS, "counts_at", "counts")
+_STRING_COLUMNS = ("name", "organization_id", "environment", "service_name")
 
 
 class _Interner:
@@ -97,6 +98,21 @@ class _Interner:
     def find(self, value: Any) -> int:
         return self.codes.get(value, _NO_MATCH)
 
+    def truncate(self, size: int) -> None:
+        """Forget the values coded since the interner held ``size`` (a failed write's)."""
+        for value in self.values[size:]:
+            del self.codes[value]
+        del self.values[size:]
+
+    def compacted(self, live: set[int]) -> tuple[_Interner, list[int]]:
+        """An interner of only the ``live`` codes' values, and each old code's new code (0 for
+        the dropped ones, which no stored row uses)."""
+        fresh = _Interner()
+        remap = [0] * len(self.values)
+        for code in sorted(live - {0}):
+            remap[code] = fresh.code(self.values[code])
+        return fresh, remap
+
 
 class _Columns:
     """The stored points, one sequence per field, row ``i`` across all of them."""
@@ -123,6 +139,15 @@ class _Columns:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def extend(self, rows: _Columns) -> None:
+        """Append ``rows``, built apart with their positions in these columns already
+        (``counts_at``, exemplar rows): same-typed copies only, which cannot fail half-way."""
+        self.ids.extend(rows.ids)
+        self.id_set.update(rows.ids)
+        for column in _ALL_ARRAY_COLUMNS:
+            getattr(self, column).extend(getattr(rows, column))
+        self.exemplars.update(rows.exemplars)
+
 
 class MemoryStorage(MemoryTraces, ObservabilityStorage):
     kind = "memory"
@@ -130,21 +155,27 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
 
     def __init__(self) -> None:
         MemoryTraces.__init__(self)
-        self._lock = threading.RLock()
+        self._lock = OpenLock()  # every read and write holds it, so each fails after close()
+        self._empty()
+
+    def _empty(self) -> None:
         self._strings = _Interner()
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
         self._bucket_bounds = _Interner()  # tuple(bucket_boundaries) -> code
         self._cols = _Columns()
 
     def init(self) -> None:
-        pass
+        with self._lock:  # raises once closed, like the SQL backends' init()
+            pass
 
     def close(self) -> None:
-        pass
+        with self._lock.closing():
+            self._empty()  # the data is unreachable from now on: let it go
+        self._close_spans()
 
     def dangerously_clear_all(self) -> None:
         with self._lock:
-            self._cols = _Columns()
+            self._empty()
         self._clear_spans()
 
     # --- writes --------------------------------------------------------------------------
@@ -155,71 +186,111 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
             if not cols.id_set.isdisjoint(ids):
                 records = [r for r in records if r.id not in cols.id_set]
                 ids = list(map(_ID, records))
-            # Column by column with C-level map() calls: no Python code runs per record, and
-            # no per-record container outlives its lookup (surviving ones would trigger full
-            # garbage collections over everything the process holds).
-            string_codes = self._strings.codes_of
-            cols.ids.extend(ids)
-            cols.id_set.update(ids)
-            stamps = map(_TIMESTAMP, records)
-            cols.timestamp.extend(map(floordiv, map(sub, stamps, _EPOCHS), _MICROSECONDS))
-            cols.value.extend(map(_VALUE, records))
-            cols.name.extend(string_codes(map(_NAME, records)))
-            cols.type.extend(map(_TYPE_CODE.__getitem__, map(_TYPE, records)))
-            labels = list(map(_LABELS, records))
-            label_keys = map(tuple, map(dict.items, labels))  # C-level _label_key
-            cols.labels.extend(self._label_sets.codes_of(labels, _label_key, label_keys))
-            cols.organization_id.extend(string_codes(map(_ORGANIZATION, records)))
-            cols.environment.extend(string_codes(map(_ENVIRONMENT, records)))
-            cols.service_name.extend(string_codes(map(_SERVICE, records)))
-            traces, spans = list(map(_TRACE, records)), list(map(_SPAN, records))
-            if any(traces) or any(spans):
-                first = len(cols) - len(records)
-                for offset, trace, span in zip(range(first, len(cols)), traces, spans):  # noqa: B905
-                    if trace is not None or span is not None:
-                        cols.exemplars[offset] = (trace, span)
-            self._append_buckets(list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
+            # All or nothing: the new rows are built apart, where a bad value can raise at any
+            # column, and only then appended; interned values a failed batch added are dropped.
+            interners = (self._strings, self._label_sets, self._bucket_bounds)
+            sizes = [len(interner.values) for interner in interners]
+            try:
+                rows = self._new_rows(records, ids)
+            except BaseException:
+                for interner, size in zip(interners, sizes, strict=True):
+                    interner.truncate(size)
+                raise
+            cols.extend(rows)
             return len(records)
 
-    def _append_buckets(self, bounds: list[Any], counts: list[Any]) -> None:
-        cols = self._cols
+    def _new_rows(self, records: list[MetricRecord], ids: list[str]) -> _Columns:
+        """``records`` as columns to append to the stored ones (positions continue theirs)."""
+        # Column by column with C-level map() calls: no Python code runs per record, and
+        # no per-record container outlives its lookup (surviving ones would trigger full
+        # garbage collections over everything the process holds).
+        cols, rows = self._cols, _Columns()
+        string_codes = self._strings.codes_of
+        rows.ids = ids
+        stamps = map(_TIMESTAMP, records)
+        rows.timestamp = array("q", map(floordiv, map(sub, stamps, _EPOCHS), _MICROSECONDS))
+        rows.value = array("d", map(_VALUE, records))
+        rows.name = array("I", string_codes(map(_NAME, records)))
+        rows.type = array("B", map(_TYPE_CODE.__getitem__, map(_TYPE, records)))
+        labels = list(map(_LABELS, records))
+        label_keys = map(tuple, map(dict.items, labels))  # C-level _label_key
+        rows.labels = array("I", self._label_sets.codes_of(labels, _label_key, label_keys))
+        rows.organization_id = array("I", string_codes(map(_ORGANIZATION, records)))
+        rows.environment = array("I", string_codes(map(_ENVIRONMENT, records)))
+        rows.service_name = array("I", string_codes(map(_SERVICE, records)))
+        traces, spans = list(map(_TRACE, records)), list(map(_SPAN, records))
+        if any(traces) or any(spans):
+            first = len(cols)
+            at = range(first, first + len(ids))
+            for offset, trace, span in zip(at, traces, spans, strict=True):
+                if trace is not None or span is not None:
+                    rows.exemplars[offset] = (trace, span)
+        self._new_buckets(rows, list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
+        return rows
+
+    def _new_buckets(self, rows: _Columns, bounds: list[Any], counts: list[Any]) -> None:
         present = list(compress(range(len(bounds)), map(is_not, bounds, repeat(None))))
         codes = [0] * len(bounds)
         starts = [-1] * len(bounds)
         if present:
             used = [counts[i] for i in present]
             found = self._bucket_bounds.codes_of([bounds[i] for i in present], tuple)
-            offsets = accumulate(map(len, used), initial=len(cols.counts))
+            offsets = accumulate(map(len, used), initial=len(self._cols.counts))
             for i, code, start in zip(present, found, offsets):  # noqa: B905 (offsets is longer)
                 codes[i], starts[i] = code, start
-            cols.counts.extend(chain.from_iterable(used))
-        cols.bounds.extend(codes)
-        cols.counts_at.extend(starts)
+            rows.counts = array("q", chain.from_iterable(used))
+        rows.bounds = array("I", codes)
+        rows.counts_at = array("q", starts)
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
             doomed = set(self._matching_rows(filters))
             if doomed:
-                old = self._cols
-                keep = [i for i in range(len(old)) if i not in doomed]
-                self._cols = new = _Columns()
-                new.ids = [old.ids[i] for i in keep]
-                new.id_set = set(new.ids)
-                for column in _ARRAY_COLUMNS:
-                    source = getattr(old, column)
-                    setattr(new, column, array(source.typecode, (source[i] for i in keep)))
-                new.exemplars = {
-                    j: old.exemplars[i] for j, i in enumerate(keep) if i in old.exemplars
-                }
-                for i in keep:
-                    start, width = (
-                        old.counts_at[i],
-                        len(self._bucket_bounds.values[old.bounds[i]] or ()),
-                    )
-                    new.counts_at.append(-1 if start < 0 else len(new.counts))
-                    if start >= 0:
-                        new.counts.extend(old.counts[start : start + width + 1])
+                # Built whole before it replaces the stored columns: a failure changes nothing.
+                self._cols = self._kept_rows(doomed)
+                self._compact_interners()
             return len(doomed)
+
+    def _kept_rows(self, doomed: set[int]) -> _Columns:
+        old, new = self._cols, _Columns()
+        keep = [i for i in range(len(old)) if i not in doomed]
+        new.ids = [old.ids[i] for i in keep]
+        new.id_set = set(new.ids)
+        for column in _ARRAY_COLUMNS:
+            source = getattr(old, column)
+            setattr(new, column, array(source.typecode, map(source.__getitem__, keep)))
+        new.exemplars = {j: old.exemplars[i] for j, i in enumerate(keep) if i in old.exemplars}
+        for i in keep:
+            start, width = (
+                old.counts_at[i],
+                len(self._bucket_bounds.values[old.bounds[i]] or ()),
+            )
+            new.counts_at.append(-1 if start < 0 else len(new.counts))
+            if start >= 0:
+                new.counts.extend(old.counts[start : start + width + 1])
+        return new
+
+    def _compact_interners(self) -> None:
+        """Drop interned values no stored row uses any more, once they are at least half of an
+        interner: memory stays bounded by what is stored, and the pass that renumbers the rows'
+        codes is paid for by as many deletions. Readers hold the lock, so none sees it half-done."""
+        cols = self._cols
+        string_columns = [getattr(cols, column) for column in _STRING_COLUMNS]
+        for interner_name, columns in (
+            ("_strings", string_columns),
+            ("_label_sets", [cols.labels]),
+            ("_bucket_bounds", [cols.bounds]),
+        ):
+            interner: _Interner = getattr(self, interner_name)
+            live: set[int] = set().union(*columns)
+            live.discard(0)
+            if len(interner.values) - 1 - len(live) < max(len(live), 1):
+                continue
+            fresh, remap = interner.compacted(live)
+            renumbered = [array(c.typecode, map(remap.__getitem__, c)) for c in columns]
+            setattr(self, interner_name, fresh)
+            for column, values in zip(columns, renumbered, strict=True):
+                column[:] = values
 
     # --- reads ---------------------------------------------------------------------------
     def _matching_rows(self, filters: MetricFilters) -> list[int]:

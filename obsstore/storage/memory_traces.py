@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
 
+from obsstore.errors import ObsstoreError
 from obsstore.models._fields import utc_now
 from obsstore.models._json import json_scalar_matches
 from obsstore.models.queries import Pagination
@@ -16,6 +20,38 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates, trace_sort_key
+
+
+class OpenLock:
+    """A re-entrant lock that cannot be taken once its storage is closed: every read and write
+    of the memory backend holds one, so each raises after ``close()``, as the SQL backends'
+    calls do."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._closed = False
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        if self._closed:
+            self._lock.release()
+            raise ObsstoreError("this storage is closed")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._lock.release()
+
+    @contextmanager
+    def closing(self) -> Iterator[None]:
+        """Held while the storage lets go of its data; closed from then on (closing twice is
+        fine)."""
+        with self._lock:
+            self._closed = True
+            yield
 
 
 def trace_matches(filters: TraceFilters, root: SpanRecord, has_child_error: bool) -> bool:
@@ -45,20 +81,29 @@ class MemoryTraces(TraceStorage):
     """Spans kept per trace, under their own lock."""
 
     def __init__(self) -> None:
-        self._spans_lock = threading.RLock()
+        self._spans_lock = OpenLock()
         self._traces: dict[str, dict[str, SpanRecord]] = {}
 
     def _clear_spans(self) -> None:
         with self._spans_lock:
             self._traces = {}
 
+    def _close_spans(self) -> None:
+        with self._spans_lock.closing():
+            self._traces = {}
+
     def _create_spans(self, spans: list[SpanRecord]) -> int:
         now = utc_now()
         with self._spans_lock:
-            new = [s for s in spans if s.span_id not in self._traces.get(s.trace_id, {})]
+            traces = self._traces
+            # Every stored copy is made before the first is stored: a failure stores nothing.
+            new = [
+                s.model_copy(update={"created_at": now, "updated_at": now})
+                for s in spans
+                if s.span_id not in traces.get(s.trace_id, {})
+            ]
             for span in new:
-                stored = span.model_copy(update={"created_at": now, "updated_at": now})
-                self._traces.setdefault(span.trace_id, {})[span.span_id] = stored
+                traces.setdefault(span.trace_id, {})[span.span_id] = span
             return len(new)
 
     def _update_spans(self, updates: list[SpanUpdate]) -> int:
@@ -70,9 +115,12 @@ class MemoryTraces(TraceStorage):
                 if u.span_id in self._traces.get(u.trace_id, {})
             }
             changed = apply_updates(stored, updates)
-            for (trace_id, span_id), span in changed.items():
-                self._traces[trace_id][span_id] = span.model_copy(update={"updated_at": now})
-            return len(changed)
+            copies = {
+                key: span.model_copy(update={"updated_at": now}) for key, span in changed.items()
+            }
+            for (trace_id, span_id), span in copies.items():
+                self._traces[trace_id][span_id] = span
+            return len(copies)
 
     def _get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         with self._spans_lock:
@@ -110,4 +158,4 @@ class MemoryTraces(TraceStorage):
             return sum(len(self._traces.pop(t, {})) for t in trace_ids)
 
 
-__all__ = ["MemoryTraces", "SpanKey", "trace_matches"]
+__all__ = ["MemoryTraces", "OpenLock", "SpanKey", "trace_matches"]
