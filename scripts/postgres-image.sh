@@ -6,7 +6,9 @@
 # its PID at exit (scripts/docker-daemon.sh).
 #
 #   scripts/postgres-image.sh            # prints the image name on stdout
-#   OBSSTORE_POSTGRES_IMAGE_REBUILD=1 scripts/postgres-image.sh   # build again
+#   OBSSTORE_POSTGRES_IMAGE_REBUILD=1 scripts/postgres-image.sh   # build again (a new point
+#                                                                 # release, a new base)
+# OBSSTORE_DEBIAN_MIRROR and OBSSTORE_DEBIAN_SECURITY_MIRROR override the mirrors.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=scripts/docker-daemon.sh
@@ -14,15 +16,25 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 SUITE=bookworm
 PG_MAJOR=15
-IMAGE="obsstore/postgres:${PG_MAJOR}-${SUITE}"
+# The tag names the build context's content, so a changed Dockerfile or entrypoint is built anew.
+CONTEXT_ID="$(cat "$here/postgres-image/"* | sha256sum | cut -c1-12)"
+REPOSITORY=obsstore/postgres
+IMAGE="$REPOSITORY:${PG_MAJOR}-${SUITE}-$CONTEXT_ID"
 BASE="obsstore/debian:${SUITE}-minbase"
 
-# The Debian mirror apt uses on this machine (for the suite above), else deb.debian.org.
-debian_mirror() {
+# The Debian mirror apt uses on this machine for the given suite, else the default.
+apt_mirror() {
   local uri
   uri="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
-    awk -v suite="$SUITE" '$2 == suite { print $1; exit }')" || true
-  echo "${OBSSTORE_DEBIAN_MIRROR:-${uri:-http://deb.debian.org/debian/}}"
+    awk -v suite="$1" '$2 == suite { print $1; exit }')" || true
+  echo "${uri:-$2}"
+}
+debian_mirror() {
+  echo "${OBSSTORE_DEBIAN_MIRROR:-$(apt_mirror "$SUITE" http://deb.debian.org/debian/)}"
+}
+security_mirror() {
+  echo "${OBSSTORE_DEBIAN_SECURITY_MIRROR:-$(apt_mirror "$SUITE-security" \
+    http://deb.debian.org/debian-security/)}"
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
@@ -52,7 +64,11 @@ build() {
   fi
   docker_log "building $IMAGE"
   docker build --quiet --network=host --build-arg "BASE=$BASE" --build-arg "PG_MAJOR=$PG_MAJOR" \
-    -t "$IMAGE" "$here/postgres-image" >/dev/null
+    --build-arg "SUITE=$SUITE" --build-arg "MIRROR=$(debian_mirror)" \
+    --build-arg "SECURITY_MIRROR=$(security_mirror)" -t "$IMAGE" "$here/postgres-image" >/dev/null
+  # Earlier builds of other contexts are of no more use.
+  docker image ls --format '{{.Repository}}:{{.Tag}}' "$REPOSITORY" | grep -vxF "$IMAGE" |
+    xargs -r docker image rm >/dev/null 2>&1 || true
 }
 
 main() {
