@@ -42,7 +42,7 @@ choose_image() {
 
 trap docker_stop EXIT
 docker_start || fail "Docker cannot run on this machine (see above), so the PostgreSQL tests \
-cannot run through a container; install Docker or let this script install docker.io (as root)"
+cannot run through a container: start Docker (or point DOCKER_HOST at a daemon) and run again"
 image="$(choose_image)" || fail "no PostgreSQL image to run (see above)"
 
 export OBSSTORE_TEST_POSTGRES=container OBSSTORE_TEST_POSTGRES_IMAGE="$image"
