@@ -8,6 +8,7 @@
 
 OBSSTORE_DOCKERD_PID=""
 OBSSTORE_DOCKERD_RUN=""
+OBSSTORE_DOCKER_BRIDGE_MADE=""
 
 docker_log() { echo "docker: $*" >&2; }
 
@@ -56,9 +57,13 @@ docker_start() {
     return 1
   }
   OBSSTORE_DOCKERD_RUN="$(mktemp -d /tmp/obsstore-dockerd.XXXXXX)"
+  ip link show docker0 >/dev/null 2>&1 || OBSSTORE_DOCKER_BRIDGE_MADE=1
+  # Without iptables rules or IP forwarding: the machine's firewall and sysctls stay as they
+  # are. Published ports still work (docker-proxy on the host forwards them over the bridge);
+  # builds use the host's network.
   dockerd --data-root "$root/data" --exec-root "$OBSSTORE_DOCKERD_RUN/exec" \
     --pidfile "$OBSSTORE_DOCKERD_RUN/dockerd.pid" -H "unix://$OBSSTORE_DOCKERD_RUN/docker.sock" \
-    >"$OBSSTORE_DOCKERD_RUN/dockerd.log" 2>&1 &
+    --iptables=false --ip-forward=false >"$OBSSTORE_DOCKERD_RUN/dockerd.log" 2>&1 &
   OBSSTORE_DOCKERD_PID=$!
   export DOCKER_HOST="unix://$OBSSTORE_DOCKERD_RUN/docker.sock"
   until docker_answers; do
@@ -95,4 +100,6 @@ docker_stop() {
   awk -v run="$OBSSTORE_DOCKERD_RUN/" 'index($2, run) == 1 { print $2 }' /proc/self/mounts |
     sort -r | while read -r mount; do umount "$mount" 2>/dev/null || true; done
   rm -rf "$OBSSTORE_DOCKERD_RUN" || docker_log "could not remove $OBSSTORE_DOCKERD_RUN"
+  # The bridge dockerd made, when there was none before.
+  [ -z "$OBSSTORE_DOCKER_BRIDGE_MADE" ] || ip link delete docker0 2>/dev/null || true
 }
