@@ -136,6 +136,18 @@ def _container_server() -> PostgresServer | None:
 
     image = os.environ.get("OBSSTORE_TEST_POSTGRES_IMAGE") or DEFAULT_IMAGE
     container = PostgresContainer(image, driver=None)
+    # Durability is not under test (the throwaway cluster runs without it too); this is faster.
+    container.with_command(
+        [
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+    )
     try:
         container.start()
     except Exception as error:
