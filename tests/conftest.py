@@ -13,27 +13,19 @@ from pathlib import Path
 import pytest
 
 from obsstore import MetricsStorage, ObservabilityStorage, create_storage
-from tests.support.postgres import (
-    PostgresServer,
-    PostgresUnavailable,
-    describe,
-    find_server,
-    scratch_database,
-    uses_postgresql,
-)
+from tests.support.postgres import PostgresServer, find_server, scratch_database
 
 BACKENDS = ("memory", "sqlite", "duckdb", "postgresql")
 SQL_BACKENDS = ("sqlite", "duckdb", "postgresql")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-SERVER_USED = pytest.StashKey[str]()
-
-
 @pytest.fixture(scope="session")
 def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     """The PostgreSQL server of this session (OBSSTORE_TEST_POSTGRES chooses its source). A
     source chosen by name that cannot be had fails the tests, as does none at all with CI=true."""
+    from tests.support.postgres import PostgresUnavailable, describe
+
     try:
         server = find_server()
     except PostgresUnavailable as error:
@@ -51,6 +43,9 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
             server.stop()
 
 
+SERVER_USED = pytest.StashKey[str]()  # what pytest's summary reports as the server used
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql: reaches PostgreSQL (set automatically; `-m postgresql` selects)"
@@ -58,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.support.postgres import uses_postgresql
+
     for item in items:
         callspec = getattr(item, "callspec", None)
         if uses_postgresql(getattr(item, "fixturenames", []), callspec.params if callspec else {}):
