@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-containers postgres-image lint typecheck unit bench clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,23 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(BIN)/python examples/demo.py
 
-## test: lint, type-check and run the whole suite (PostgreSQL included)
+## test: lint, type-check and run the whole suite (PostgreSQL included); with CI=true the
+## PostgreSQL tests then run a second time, through a container (test-containers)
 test: $(INSTALLED)
-	scripts/ensure-postgres.sh
+	VENV=$(VENV) scripts/ensure-postgres.sh
 	$(MAKE) lint typecheck unit
+	@case "$$(echo "$${CI:-}" | tr A-Z a-z)" in \
+	  1|true|yes) $(MAKE) test-containers ;; \
+	  *) echo "PostgreSQL through a container: run 'make test-containers' (CI=true runs it)" ;; \
+	esac
+
+## test-containers: the PostgreSQL tests through a PostgreSQL container (starts Docker if needed)
+test-containers: $(INSTALLED)
+	PYTEST=$(BIN)/pytest scripts/test-postgres-containers.sh
+
+## postgres-image: build the PostgreSQL 15 image from Debian packages (no registry needed)
+postgres-image:
+	scripts/postgres-image.sh
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -32,7 +45,7 @@ unit: $(INSTALLED)
 
 ## bench: side-by-side benchmark against the raw drivers (see bench/README.md)
 bench: $(INSTALLED)
-	scripts/ensure-postgres.sh
+	VENV=$(VENV) scripts/ensure-postgres.sh
 	$(BIN)/python -m bench
 
 clean:

@@ -23,18 +23,52 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    server = find_server()
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """The PostgreSQL server of this session (OBSSTORE_TEST_POSTGRES chooses its source). A
+    source chosen by name that cannot be had fails the tests, as does none at all with CI=true."""
+    from tests.support.postgres import PostgresUnavailable, describe
+
+    try:
+        server = find_server()
+    except PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
     if server is None:
         message = "no PostgreSQL server: set OBSSTORE_TEST_POSTGRES_URL or install PostgreSQL"
         if IN_CI:
             pytest.fail(f"CI=true requires PostgreSQL: {message}")
         pytest.skip(message)
+    request.config.stash[SERVER_USED] = describe(server)
     try:
         yield server
     finally:
         if server.stop is not None:
             server.stop()
+
+
+SERVER_USED = pytest.StashKey[str]()  # what pytest's summary reports as the server used
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgresql: reaches PostgreSQL (set automatically; `-m postgresql` selects)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    from tests.support.postgres import uses_postgresql
+
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if uses_postgresql(getattr(item, "fixturenames", []), callspec.params if callspec else {}):
+            item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    source = os.environ.get("OBSSTORE_TEST_POSTGRES") or "auto"
+    used = config.stash.get(SERVER_USED, "none used")
+    terminalreporter.write_line(f"postgresql (OBSSTORE_TEST_POSTGRES={source}): {used}")
 
 
 @pytest.fixture(scope="session")
