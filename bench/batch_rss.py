@@ -77,7 +77,7 @@ def _url(backend: str, directory: Path) -> Iterator[str]:
     elif backend == "duckdb":
         yield f"duckdb:///{directory / 'rss.duckdb'}"
     else:
-        from tests.support.postgres import find_server, scratch_database
+        from devtools.postgres import find_server, scratch_database
 
         server = find_server()
         if server is None:

@@ -1,7 +1,7 @@
 """A PostgreSQL server for the benchmark and scratch databases on it.
 
 The server comes from ``OBSSTORE_BENCH_POSTGRES_URL``, else the same search the tests use
-(``tests/support/postgres.py``: a local server on 127.0.0.1:5432, testcontainers, or a throwaway
+(``devtools/postgres.py``: a local server on 127.0.0.1:5432, testcontainers, or a throwaway
 cluster from the local binaries). The benchmark only ever creates and drops databases named
 ``obsstore_bench_<random>``."""
 
@@ -22,7 +22,7 @@ def find_server() -> tuple[str, Callable[[], None] | None] | None:
     configured = os.environ.get("OBSSTORE_BENCH_POSTGRES_URL")
     if configured:
         return configured, None
-    from tests.support.postgres import find_server as find_test_server
+    from devtools.postgres import find_server as find_test_server
 
     server = find_test_server()
     return None if server is None else (server.url, server.stop)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the tests can get a PostgreSQL server from the source OBSSTORE_TEST_POSTGRES chooses
-# (auto by default; see tests/support/postgres.py). A server that is already running is used as
+# (auto by default; see devtools/postgres.py). A server that is already running is used as
 # it is: OBSSTORE_TEST_POSTGRES_URL, one on 127.0.0.1:5432, or the one docker/docker-compose.yml
 # publishes. When none is and no server binaries are installed, install Debian's PostgreSQL
 # server packages; the tests then start a throwaway cluster.
@@ -22,7 +22,7 @@ have_server_binaries() {
 running_server() {
   if [ -x "$python" ]; then
     # The tests' own search (it reads the compose file for its port and password).
-    "$python" -m tests.support.postgres
+    "$python" -m devtools.postgres
   elif [ -n "${OBSSTORE_TEST_POSTGRES_URL:-}" ] && [ "$source" != local ]; then
     echo "OBSSTORE_TEST_POSTGRES_URL"
   elif command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then

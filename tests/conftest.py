@@ -1,7 +1,7 @@
 """Fixtures shared by every test: the four-backend ``storage`` fixture and PostgreSQL.
 
 A behaviour test takes ``storage`` and runs once per backend. PostgreSQL comes from
-``tests/support/postgres.py``; when no server can be found or started the PostgreSQL cases
+``devtools/postgres.py``; when no server can be found or started the PostgreSQL cases
 skip, except with ``CI=true``, where they fail instead."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.postgres import PostgresServer, find_server, scratch_database
 from obsstore import MetricsStorage, ObservabilityStorage, create_storage, registry
-from tests.support.postgres import PostgresServer, find_server, scratch_database
 
 # Every backend the registry knows; server backends get their URL from a fixture named
 # "<kind>_url" (see postgresql_url below), file backends a file in the test's directory.
@@ -26,7 +26,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
     """The PostgreSQL server of this session (OBSSTORE_TEST_POSTGRES chooses its source). A
     source chosen by name that cannot be had fails the tests, as does none at all with CI=true."""
-    from tests.support.postgres import PostgresUnavailable, describe
+    from devtools.postgres import PostgresUnavailable, describe
 
     try:
         server = find_server()
@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    from tests.support.postgres import uses_postgresql
+    from devtools.postgres import uses_postgresql
 
     for item in items:
         callspec = getattr(item, "callspec", None)

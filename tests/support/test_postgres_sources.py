@@ -1,4 +1,4 @@
-"""How the tests choose their PostgreSQL server (tests/support/postgres.py)."""
+"""How the tests choose their PostgreSQL server (devtools/postgres.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import PostgresUnavailable, compose_url, find_server, uses_postgresql
+from devtools.postgres import PostgresUnavailable, compose_url, find_server, uses_postgresql
 
 
 def test_an_unknown_source_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

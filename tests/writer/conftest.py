@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from devtools.postgres import ThrowawayCluster, postgres_bin_dir
 from obsstore import MetricsStorage, MetricsWriter, create_storage
 from tests.conftest import BACKENDS, IN_CI, url_for
-from tests.support.postgres import ThrowawayCluster, postgres_bin_dir
 from tests.writer.helpers import Outage
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from devtools.postgres import ThrowawayCluster, scratch_database
 from obsstore import (
     MetricRecord,
     MetricsStorage,
@@ -28,7 +29,6 @@ from obsstore import (
 )
 from tests.conftest import url_for
 from tests.contract.helpers import T0
-from tests.support.postgres import ThrowawayCluster, scratch_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

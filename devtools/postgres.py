@@ -17,7 +17,7 @@ returns None when nothing can be had. Each test session then works in a database
 created here and dropped at the end, with an ICU en-US collation where the server has ICU, so
 that tests prove obsstore's code-point ordering does not lean on a C collation.
 
-``python -m tests.support.postgres`` prints the running server the tests would use without
+``python -m devtools.postgres`` prints the running server the tests would use without
 starting one (exit status 1 when there is none): ``scripts/ensure-postgres.sh`` asks it."""
 
 from __future__ import annotations
