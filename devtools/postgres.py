@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 
 SOURCES = ("auto", "url", "local", "container", "cluster")
 DEFAULT_IMAGE = "postgres:16-alpine"
-COMPOSE_FILE = Path(__file__).resolve().parents[2] / "docker" / "docker-compose.yml"
+COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker" / "docker-compose.yml"
 # Fixtures through which a test reaches PostgreSQL, and the parameter value that picks it.
 POSTGRES_FIXTURES = frozenset(
     {"postgres_server", "postgres_url", "fresh_postgres_url", "pg_cluster"}
