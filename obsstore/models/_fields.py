@@ -48,17 +48,31 @@ def _label_value_to_text(value: Any) -> Any:
 def _finite_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, not {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError("must be finite (within the float range)") from None
     if not math.isfinite(result):
         raise ValueError("must be finite (no NaN or infinity)")
     # -0.0 becomes 0.0 so that ordering and equality agree on every backend.
     return result + 0.0
 
 
-def _reject_numeric_timestamp(value: Any) -> Any:
-    if isinstance(value, (int, float)):
-        raise ValueError("must be a datetime or an ISO 8601 string, not a number")
-    return value
+# An ISO 8601 date and time of day (the rest is pydantic's to parse): no bare dates, no digits.
+_ISO_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _datetime_or_iso_text(value: Any) -> Any:
+    """Only a datetime or an ISO 8601 date-time string: a digit string such as "1700000000"
+    is not read as epoch seconds (the number itself is refused too), and a bare date such as
+    "2024-05-01" is refused rather than guessed to mean midnight UTC."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_TIME.match(value):
+        return value
+    if isinstance(value, str):
+        raise ValueError('must be an ISO 8601 date and time such as "2024-05-01T12:00:00Z"')
+    raise ValueError(f"must be a datetime or an ISO 8601 string, not {type(value).__name__}")
 
 
 def to_utc(value: datetime) -> datetime:
@@ -126,6 +140,4 @@ ResourceText = Annotated[
 ]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 FiniteFloat = Annotated[float, BeforeValidator(_finite_float)]
-UtcDatetime = Annotated[
-    datetime, BeforeValidator(_reject_numeric_timestamp), AfterValidator(to_utc)
-]
+UtcDatetime = Annotated[datetime, BeforeValidator(_datetime_or_iso_text), AfterValidator(to_utc)]

@@ -37,7 +37,10 @@ def parse_interval(value: Any) -> timedelta | None:
         match = _INTERVAL_PATTERN.fullmatch(value)
         if match is None:
             raise ValueError('must look like "30s", "5m", "1h", "1d" or "1w"')
-        value = timedelta(seconds=int(match.group(1)) * _INTERVAL_UNITS[match.group(2)])
+        seconds = int(match.group(1)) * _INTERVAL_UNITS[match.group(2)]
+        if seconds > MAX_INTERVAL.total_seconds():  # before timedelta overflows on it
+            raise ValueError("must be positive and at most 36500 days")
+        value = timedelta(seconds=seconds)
     if not isinstance(value, timedelta):
         raise ValueError("must be None, a timedelta or a string such as '1h'")
     if value <= timedelta(0) or value > MAX_INTERVAL:

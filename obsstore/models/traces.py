@@ -24,6 +24,7 @@ from obsstore.models._fields import (
     reject_control_chars,
 )
 from obsstore.models._json import JsonObject, JsonScalar, JsonValue
+from obsstore.models._unchecked import MarksUnchecked
 from obsstore.models.queries import Page
 
 MAX_TAGS = 128
@@ -72,7 +73,7 @@ class _Attribution(BaseModel):
 SPAN_TEXT_FIELDS = tuple(_Attribution.model_fields)
 
 
-class _SpanFields(_Attribution):
+class _SpanFields(_Attribution, MarksUnchecked):
     """The writable fields of a span (all optional here; SpanRecord makes some required)."""
 
     parent_span_id: Identifier | None = None

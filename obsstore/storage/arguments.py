@@ -3,7 +3,7 @@ naming the argument, raised before the call touches any storage."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -51,3 +51,13 @@ def check_text(name: str, value: Any) -> str:
         return reject_control_chars(value)
     except ValueError as exc:
         raise InvalidArgumentError(f"{name} {exc}") from None
+
+
+def check_batch(name: str, value: Any) -> list[Any]:
+    """A batch argument as a list: any iterable but text, bytes and a single mapping (each of
+    which iterates as something other than items)."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise InvalidArgumentError(
+            f"{name} must be an iterable (such as a list), not {type(value).__name__}"
+        )
+    return value if isinstance(value, list) else list(value)
