@@ -34,6 +34,14 @@ def reject_control_chars(value: str) -> str:
     return value
 
 
+def check_name_text(value: str) -> str:
+    """Text that names something (a metric, span, label key, tag, id): no control characters
+    and not whitespace only."""
+    if value.isspace():
+        raise ValueError("must not be whitespace only")
+    return reject_control_chars(value)
+
+
 def _label_value_to_text(value: Any) -> Any:
     # int and bool become text the way JSON spells them; anything else but str is an error.
     if isinstance(value, bool):
@@ -115,17 +123,17 @@ def new_id() -> str:
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 MetricName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 LabelKey = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 LabelValue = Annotated[
     str,

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from obsstore.models._fields import (
     FiniteFloat,
@@ -84,10 +84,12 @@ class MetricFilters(BaseModel):
 
 
 class Pagination(BaseModel):
+    """Which page: plain ints only (no bools, no "10", no 2.0)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    limit: int = Field(100, ge=1, le=10_000)
-    offset: int = Field(0, ge=0, le=2**62)
+    limit: StrictInt = Field(100, ge=1, le=10_000)
+    offset: StrictInt = Field(0, ge=0, le=2**62)
 
 
 class OrderBy(BaseModel):

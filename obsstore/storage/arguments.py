@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from obsstore.errors import InvalidArgumentError
-from obsstore.models._fields import reject_control_chars
+from obsstore.models._fields import check_name_text, reject_control_chars
 
 MAX_DISCOVERY_LIMIT = 100_000
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -48,7 +48,7 @@ def check_text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty string")
     try:
-        return reject_control_chars(value)
+        return check_name_text(value)
     except ValueError as exc:
         raise InvalidArgumentError(f"{name} {exc}") from None
 
