@@ -20,6 +20,7 @@ from obsstore.config import Settings
 from obsstore.errors import ObsstoreError
 from obsstore.models import MetricRecord
 from obsstore.storage.base import MetricsStorage, coerce_records
+from obsstore.storage.write_checks import checked_record
 from obsstore.writer.buffer import Entry, PendingBuffer
 from obsstore.writer.logs import RateLimitedLog, logger
 from obsstore.writer.retry import backoff_delay, is_transient
@@ -104,7 +105,11 @@ class MetricsWriter:
     # --- public API ----------------------------------------------------------------------
     def record(self, record: MetricRecord | Mapping[str, Any]) -> None:
         """Accept one record (validated here: bad input raises pydantic's ValidationError)."""
-        item = record if isinstance(record, MetricRecord) else MetricRecord.model_validate(record)
+        item = (
+            checked_record(record)
+            if isinstance(record, MetricRecord)
+            else MetricRecord.model_validate(record)
+        )
         self._accept([item])
 
     def record_many(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> None:

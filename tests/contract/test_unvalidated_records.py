@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from obsstore import MetricRecord, MetricsStorage, SpanRecord, SpanUpdate, ValidationError
+from obsstore import (
+    MetricRecord,
+    MetricsStorage,
+    MetricsWriter,
+    SpanRecord,
+    SpanUpdate,
+    ValidationError,
+)
 from obsstore.storage.base import ObservabilityStorage
 from tests.contract.helpers import T0, UTC, point
 
@@ -134,3 +141,18 @@ def test_constructed_span_update_is_validated(storage: ObservabilityStorage) -> 
         storage.batch_update_spans([bad])
     stored = storage.get_span("t", "root")
     assert stored is not None and stored.ended_at is None
+
+
+def test_writer_rejects_a_bad_copy_when_it_is_recorded(storage: MetricsStorage) -> None:
+    writer = MetricsWriter(storage)
+    try:
+        with pytest.raises(ValidationError) as info:
+            writer.record(GOOD.model_copy(update={"value": float("nan")}))
+        assert [e["loc"] for e in info.value.errors()] == [("value",)]
+        writer.record(GOOD.model_copy(update={"timestamp": datetime(2024, 5, 1, 12)}))
+        assert writer.flush(timeout=10)
+        assert writer.stats().accepted == 1
+    finally:
+        writer.close(timeout=5)
+    (stored,) = storage.list_metrics().data
+    assert stored.timestamp == T0
