@@ -228,9 +228,18 @@ compiles(percentile_cont)(_unsupported)
 
 @compiles(percentile_cont, "postgresql")
 def _percentile_pg(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL interpolates as a + (b - a) * f, which is infinite when b - a is beyond the
+    # float range. Halving the values first and doubling the result gives the same result
+    # exactly (bar subnormal values, off by at most one in the last place), and the halves'
+    # difference always fits. The least subnormal, whose half is zero (an "underflow" error
+    # to PostgreSQL), counts as zero.
     fraction = compiler.process(element.fraction, **kw)
     value = compiler.process(element.value, **kw)
-    return f"percentile_cont({fraction}) WITHIN GROUP (ORDER BY {value})"
+    half = (
+        f"CASE WHEN abs({value}) < CAST(1e-323 AS DOUBLE PRECISION) THEN 0"
+        f" ELSE {value} * CAST(0.5 AS DOUBLE PRECISION) END"
+    )
+    return f"(percentile_cont({fraction}) WITHIN GROUP (ORDER BY {half}) * 2)"
 
 
 @compiles(percentile_cont, "duckdb")
@@ -244,6 +253,48 @@ def _percentile_sqlite(element: percentile_cont, compiler: SQLCompiler, **kw: An
     # A Python aggregate the SQLite backend registers on every connection.
     fraction = compiler.process(element.fraction, **kw)
     return f"obsstore_percentile_cont({compiler.process(element.value, **kw)}, {fraction})"
+
+
+# --- float_sum(value): the sum of doubles, ±inf beyond the float range (never an error) -------
+
+
+class float_sum(_Construct):
+    inherit_cache = True
+    _operands = ("value",)
+    _traverse_internals = _internals(*_operands)
+    type = sa.Double()
+
+    def __init__(self, value: ColumnElement[Any]) -> None:
+        self.value = value
+
+
+@compiles(float_sum)
+def _float_sum_default(element: float_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite and DuckDB sum doubles to ±inf when the sum leaves the float range.
+    return f"sum({compiler.process(element.value, **kw)})"
+
+
+# Values of magnitude 1 or more times 2**-64 are exact (no underflow), and no sum of up to 2**63
+# of them can overflow; values below 1 sum to less than 2**63 unscaled.
+_SCALE_DOWN = "CAST(5.421010862427522e-20 AS DOUBLE PRECISION)"  # 2**-64
+_SCALE_UP = "CAST(18446744073709551616 AS DOUBLE PRECISION)"  # 2**64
+_SCALED_LIMIT = "CAST(9.745314011399998e+288 AS DOUBLE PRECISION)"  # float max * 2**-64
+
+
+@compiles(float_sum, "postgresql")
+def _float_sum_pg(element: float_sum, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL raises "value out of range" when float arithmetic overflows (or a product
+    # underflows to zero). So values of magnitude 1 or more are summed at 2**-64 scale and
+    # scaled back (±Infinity where that is beyond the float range), and smaller ones are summed
+    # as they are and added. Each repeated sum is one aggregate to the planner, computed once.
+    value = compiler.process(element.value, **kw)
+    large = f"coalesce(sum({value} * {_SCALE_DOWN}) FILTER (WHERE abs({value}) >= 1), 0)"
+    small = f"coalesce(sum({value}) FILTER (WHERE abs({value}) < 1), 0)"
+    return (
+        f"(CASE WHEN abs({large}) > {_SCALED_LIMIT}"
+        f" THEN sign({large}) * CAST('Infinity' AS DOUBLE PRECISION)"
+        f" ELSE {large} * {_SCALE_UP} + {small} END)"
+    )
 
 
 # --- last_value(value, ts, id): value of the latest point, ties to the greatest id ------------
@@ -312,6 +363,7 @@ def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) 
 
 __all__ = [
     "code_point",
+    "float_sum",
     "json_array_contains_all",
     "json_scalar_equals",
     "label_entries",

@@ -34,6 +34,14 @@ def reject_control_chars(value: str) -> str:
     return value
 
 
+def check_name_text(value: str) -> str:
+    """Text that names something (a metric, span, label key, tag, id): no control characters
+    and not whitespace only."""
+    if value.isspace():
+        raise ValueError("must not be whitespace only")
+    return reject_control_chars(value)
+
+
 def _label_value_to_text(value: Any) -> Any:
     # int and bool become text the way JSON spells them; anything else but str is an error.
     if isinstance(value, bool):
@@ -48,17 +56,31 @@ def _label_value_to_text(value: Any) -> Any:
 def _finite_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"must be a number, not {type(value).__name__}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError("must be finite (within the float range)") from None
     if not math.isfinite(result):
         raise ValueError("must be finite (no NaN or infinity)")
     # -0.0 becomes 0.0 so that ordering and equality agree on every backend.
     return result + 0.0
 
 
-def _reject_numeric_timestamp(value: Any) -> Any:
-    if isinstance(value, (int, float)):
-        raise ValueError("must be a datetime or an ISO 8601 string, not a number")
-    return value
+# An ISO 8601 date and time of day (the rest is pydantic's to parse): no bare dates, no digits.
+_ISO_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _datetime_or_iso_text(value: Any) -> Any:
+    """Only a datetime or an ISO 8601 date-time string: a digit string such as "1700000000"
+    is not read as epoch seconds (the number itself is refused too), and a bare date such as
+    "2024-05-01" is refused rather than guessed to mean midnight UTC."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_TIME.match(value):
+        return value
+    if isinstance(value, str):
+        raise ValueError('must be an ISO 8601 date and time such as "2024-05-01T12:00:00Z"')
+    raise ValueError(f"must be a datetime or an ISO 8601 string, not {type(value).__name__}")
 
 
 def to_utc(value: datetime) -> datetime:
@@ -101,17 +123,17 @@ def new_id() -> str:
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ID_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 MetricName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 LabelKey = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 LabelValue = Annotated[
     str,
@@ -126,6 +148,4 @@ ResourceText = Annotated[
 ]
 Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=MAX_LABELS)]
 FiniteFloat = Annotated[float, BeforeValidator(_finite_float)]
-UtcDatetime = Annotated[
-    datetime, BeforeValidator(_reject_numeric_timestamp), AfterValidator(to_utc)
-]
+UtcDatetime = Annotated[datetime, BeforeValidator(_datetime_or_iso_text), AfterValidator(to_utc)]

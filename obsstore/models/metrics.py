@@ -6,7 +6,7 @@ from enum import Enum
 from itertools import pairwise
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import ConfigDict, Field, StrictInt, model_validator
 
 from obsstore.models._fields import (
     FiniteFloat,
@@ -18,6 +18,7 @@ from obsstore.models._fields import (
     new_id,
     utc_now,
 )
+from obsstore.models._unchecked import MarksUnchecked
 
 MAX_BUCKET_COUNT = 2**63 - 1
 
@@ -34,10 +35,12 @@ class MetricType(str, Enum):
 BucketCount = Annotated[StrictInt, Field(ge=0, le=MAX_BUCKET_COUNT)]
 
 
-class MetricRecord(BaseModel):
+class MetricRecord(MarksUnchecked):
     """One metric point. Frozen: a record that exists has passed validation, so backends write
-    records without checking them again. For a histogram, ``value`` is the sum of observations
-    and the optional buckets hold their distribution (``len(counts) == len(boundaries) + 1``)."""
+    records without checking them again (records that ``model_copy(update=...)`` or
+    ``model_construct`` made skipped it, so writes check those again). For a histogram,
+    ``value`` is the sum of observations and the optional buckets hold their distribution
+    (``len(counts) == len(boundaries) + 1``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -8,7 +8,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from obsstore.models._fields import (
     FiniteFloat,
@@ -37,7 +37,10 @@ def parse_interval(value: Any) -> timedelta | None:
         match = _INTERVAL_PATTERN.fullmatch(value)
         if match is None:
             raise ValueError('must look like "30s", "5m", "1h", "1d" or "1w"')
-        value = timedelta(seconds=int(match.group(1)) * _INTERVAL_UNITS[match.group(2)])
+        seconds = int(match.group(1)) * _INTERVAL_UNITS[match.group(2)]
+        if seconds > MAX_INTERVAL.total_seconds():  # before timedelta overflows on it
+            raise ValueError("must be positive and at most 36500 days")
+        value = timedelta(seconds=seconds)
     if not isinstance(value, timedelta):
         raise ValueError("must be None, a timedelta or a string such as '1h'")
     if value <= timedelta(0) or value > MAX_INTERVAL:
@@ -81,10 +84,12 @@ class MetricFilters(BaseModel):
 
 
 class Pagination(BaseModel):
+    """Which page: plain ints only (no bools, no "10", no 2.0)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    limit: int = Field(100, ge=1, le=10_000)
-    offset: int = Field(0, ge=0, le=2**62)
+    limit: StrictInt = Field(100, ge=1, le=10_000)
+    offset: StrictInt = Field(0, ge=0, le=2**62)
 
 
 class OrderBy(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     computed_field,
     model_validator,
@@ -21,9 +22,10 @@ from obsstore.models._fields import (
     MetricName,
     ResourceText,
     UtcDatetime,
-    reject_control_chars,
+    check_name_text,
 )
 from obsstore.models._json import JsonObject, JsonScalar, JsonValue
+from obsstore.models._unchecked import MarksUnchecked
 from obsstore.models.queries import Page
 
 MAX_TAGS = 128
@@ -31,7 +33,7 @@ MAX_TAGS = 128
 Tag = Annotated[
     str,
     StringConstraints(min_length=1, max_length=255),
-    AfterValidator(reject_control_chars),
+    AfterValidator(check_name_text),
 ]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS)]
 
@@ -72,7 +74,7 @@ class _Attribution(BaseModel):
 SPAN_TEXT_FIELDS = tuple(_Attribution.model_fields)
 
 
-class _SpanFields(_Attribution):
+class _SpanFields(_Attribution, MarksUnchecked):
     """The writable fields of a span (all optional here; SpanRecord makes some required)."""
 
     parent_span_id: Identifier | None = None
@@ -80,7 +82,7 @@ class _SpanFields(_Attribution):
     span_type: MetricName | None = None
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None
-    is_event: bool | None = None
+    is_event: StrictBool | None = None
     input: JsonValue = None
     output: JsonValue = None
     error: JsonValue = None
@@ -101,7 +103,7 @@ class SpanRecord(_SpanFields):
     name: MetricName
     span_type: MetricName = "span"
     started_at: UtcDatetime
-    is_event: bool = False
+    is_event: StrictBool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -179,7 +181,7 @@ class TraceFilters(_Attribution):
     name: MetricName | None = None
     span_type: MetricName | None = None
     status: TraceStatus | None = None
-    has_child_error: bool | None = None
+    has_child_error: StrictBool | None = None
     start_time: UtcDatetime | None = None
     end_time: UtcDatetime | None = None
     tags: Tags | None = None

@@ -3,13 +3,13 @@ naming the argument, raised before the call touches any storage."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from obsstore.errors import InvalidArgumentError
-from obsstore.models._fields import reject_control_chars
+from obsstore.models._fields import check_name_text, reject_control_chars
 
 MAX_DISCOVERY_LIMIT = 100_000
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -48,6 +48,16 @@ def check_text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidArgumentError(f"{name} must be a non-empty string")
     try:
-        return reject_control_chars(value)
+        return check_name_text(value)
     except ValueError as exc:
         raise InvalidArgumentError(f"{name} {exc}") from None
+
+
+def check_batch(name: str, value: Any) -> list[Any]:
+    """A batch argument as a list: any iterable but text, bytes and a single mapping (each of
+    which iterates as something other than items)."""
+    if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
+        raise InvalidArgumentError(
+            f"{name} must be an iterable (such as a list), not {type(value).__name__}"
+        )
+    return value if isinstance(value, list) else list(value)

@@ -28,6 +28,7 @@ from obsstore.models import (
 from obsstore.storage.arguments import as_model, check_limit, check_prefix, check_text
 from obsstore.storage.batches import first_of_each_key, validated_batch
 from obsstore.storage.traces_base import TraceStorage
+from obsstore.storage.write_checks import metric_records_look_sound
 
 MetricsStrategy = Literal["realtime", "batch"]
 TracingStrategy = Literal["realtime", "batch-with-updates", "insert-only"]
@@ -38,7 +39,13 @@ _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecor
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
     """A batch of points, validated whole (see ``validated_batch``)."""
-    return validated_batch(records, MetricRecord, _records_adapter)
+    return validated_batch(
+        records,
+        MetricRecord,
+        _records_adapter,
+        argument="records",
+        looks_sound=metric_records_look_sound,
+    )
 
 
 class MetricsStorage(ABC):

@@ -6,7 +6,6 @@ stored point costs a couple of hundred bytes instead of a pydantic object's kilo
 from __future__ import annotations
 
 import heapq
-import math
 from array import array
 from collections.abc import Callable, Iterable
 from itertools import accumulate, chain, compress, repeat
@@ -26,7 +25,7 @@ from obsstore.models import (
 from obsstore.models._fields import EPOCH, ONE_MICROSECOND, from_epoch_us
 from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
-from obsstore.storage.aggregate_math import percentile_cont
+from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 
@@ -431,9 +430,9 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
         values = [self._cols.value[i] for i in rows]
         kind = aggregation.type
         if kind == "sum":
-            return math.fsum(values)
+            return float_sum(values)
         if kind == "avg":
-            return math.fsum(values) / len(values)
+            return float_sum(values) / len(values)
         if kind == "min":
             return min(values)
         if kind == "max":

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from itertools import repeat
+from operator import truediv
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metrics, spans
 from obsstore.sqlfuncs import (
     code_point,
+    float_sum,
     label_entries,
     label_value,
     labels_match,
@@ -368,10 +370,14 @@ def _aggregate_points(
         buckets = map(converted.__getitem__, columns[1])
     keys = aggregation.group_by
     groups = zip(*columns[2 if has_bucket else 1 : -2], strict=True) if keys else repeat(())
+    counts = list(map(int, columns[-1]))
+    values: Iterable[float] = map(float, columns[-2])
+    if aggregation.type == "avg":
+        values = map(truediv, values, counts)  # the query gives sums
     return [
         _point({"name": n, "timestamp": b, "group": dict(zip(keys, g)), "value": v, "count": c})  # noqa: B905
         for n, b, g, v, c in zip(  # noqa: B905 (buckets may repeat)
-            columns[0], buckets, groups, map(float, columns[-2]), map(int, columns[-1])
+            columns[0], buckets, groups, values, counts
         )
     ]
 
@@ -386,10 +392,11 @@ def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
     if kind == "percentile":
         assert aggregation.percentile is not None
         return percentile_cont(value, aggregation.percentile)
-    simple: dict[str, Any] = {
-        "sum": sa.func.sum,
-        "avg": sa.func.avg,
-        "min": sa.func.min,
-        "max": sa.func.max,
-    }
-    return simple[kind](value)
+    if kind == "sum":
+        return float_sum(value)
+    if kind == "avg":
+        # The sum, which _aggregate_points divides by the count: one rule on every backend
+        # (infinite where the sum is), no "underflow" error from PostgreSQL's division, and
+        # unlike PostgreSQL's avg, no sum of squares (which overflows from about 1e154).
+        return float_sum(value)
+    return sa.func.min(value) if kind == "min" else sa.func.max(value)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from obsstore.errors import InvalidArgumentError, NotFoundError
+from obsstore.errors import NotFoundError
 from obsstore.models.queries import Pagination
 from obsstore.models.traces import (
     SpanRecord,
@@ -21,8 +21,9 @@ from obsstore.models.traces import (
     TracesPage,
     TraceSummary,
 )
-from obsstore.storage.arguments import as_model, check_text
+from obsstore.storage.arguments import as_model, check_batch, check_text
 from obsstore.storage.batches import first_of_each_key, validated_batch
+from obsstore.storage.write_checks import spans_look_sound
 
 SpanKey = tuple[str, str]
 _spans_adapter: TypeAdapter[list[SpanRecord]] = TypeAdapter(list[SpanRecord])
@@ -55,13 +56,16 @@ class TraceStorage(ABC):
     def batch_create_spans(self, spans: Iterable[SpanRecord | Mapping[str, Any]]) -> int:
         """Store new spans atomically; returns how many were new. A span whose key is already
         stored (or appears earlier in the batch) is skipped: the first write wins."""
-        batch = first_of_each_key(validated_batch(spans, SpanRecord, _spans_adapter), _span_key)
+        valid = validated_batch(
+            spans, SpanRecord, _spans_adapter, argument="spans", looks_sound=spans_look_sound
+        )
+        batch = first_of_each_key(valid, _span_key)
         return self._create_spans(batch) if batch else 0
 
     def batch_update_spans(self, updates: Iterable[SpanUpdate | Mapping[str, Any]]) -> int:
         """Apply the given fields of each update atomically; returns spans updated. Any update
         naming a missing span raises ``NotFoundError`` (listing them) and nothing is applied."""
-        batch = validated_batch(updates, SpanUpdate, _updates_adapter)
+        batch = validated_batch(updates, SpanUpdate, _updates_adapter, argument="updates")
         return self._update_spans(batch) if batch else 0
 
     def get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
@@ -91,9 +95,7 @@ class TraceStorage(ABC):
 
     def batch_delete_traces(self, trace_ids: Iterable[str]) -> int:
         """Delete every span of the given traces; returns spans deleted. Unknown ids are fine."""
-        if isinstance(trace_ids, str):
-            raise InvalidArgumentError("batch_delete_traces takes a list of trace ids")
-        ids = sorted({check_text("trace_id", t) for t in trace_ids})
+        ids = sorted({check_text("trace_id", t) for t in check_batch("trace_ids", trace_ids)})
         return self._delete_traces(ids) if ids else 0
 
     # --- backend implementations ---------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from obsstore.errors import ObsstoreError
 from obsstore.models import MetricRecord
 from obsstore.storage.base import MetricsStorage, coerce_records
+from obsstore.storage.write_checks import checked_record
 from obsstore.writer import deadletter
 from obsstore.writer.buffer import Entry, PendingBuffer
 from obsstore.writer.deadletter import describe
@@ -109,7 +110,11 @@ class MetricsWriter:
     # --- public API ----------------------------------------------------------------------
     def record(self, record: MetricRecord | Mapping[str, Any]) -> None:
         """Accept one record (validated here: bad input raises pydantic's ValidationError)."""
-        item = record if isinstance(record, MetricRecord) else MetricRecord.model_validate(record)
+        item = (
+            checked_record(record)
+            if isinstance(record, MetricRecord)
+            else MetricRecord.model_validate(record)
+        )
         self._accept([item])
 
     def record_many(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> None:

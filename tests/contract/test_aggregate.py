@@ -193,3 +193,69 @@ def test_points_with_different_label_sets_share_a_group(storage: MetricsStorage)
         ({"route": "/a"}, 3.0, 3),
         ({"route": "/b"}, 9.0, 1),
     ]
+
+
+MAX = 1.7976931348623157e308
+
+
+def _record_values(storage: MetricsStorage, by_name: dict[str, list[float]]) -> None:
+    storage.batch_record_metrics(
+        [
+            point(f"{name}{i}", minutes=i, name=name, value=v)
+            for name, vs in by_name.items()
+            for i, v in enumerate(vs)
+        ]
+    )
+
+
+def _by_name(storage: MetricsStorage, **aggregation: object) -> dict[str, float]:
+    result = storage.aggregate_metrics(Aggregation(**aggregation))  # type: ignore[arg-type]
+    return {p.name: p.value for p in result}
+
+
+def test_sum_and_avg_beyond_the_float_range_are_infinite(storage: MetricsStorage) -> None:
+    _record_values(
+        storage,
+        {
+            "up": [1e308, 1e308],
+            "down": [-1e308, -MAX, -1e308],
+            "cancel": [-MAX, MAX],
+            "large": [1e200, 3e200],  # squares overflow, sums do not
+        },
+    )
+    sums = _by_name(storage, type="sum")
+    assert sums == {"up": math.inf, "down": -math.inf, "cancel": 0.0, "large": 4e200}
+    # avg is sum / count: infinite exactly where the sum is, even if the mean would fit.
+    averages = _by_name(storage, type="avg")
+    assert averages == {"up": math.inf, "down": -math.inf, "cancel": 0.0, "large": 2e200}
+
+
+@pytest.mark.parametrize(
+    ("fraction", "expected"),
+    [(0.5, 0.0), (0.25, -5e307), (0.75, 5e307), (0.0, -1e308), (1.0, 1e308)],
+)
+def test_percentile_between_extremes_does_not_overflow(
+    storage: MetricsStorage, fraction: float, expected: float
+) -> None:
+    _record_values(storage, {"wide": [1e308, -1e308], "widest": [MAX, -MAX, 0.0]})
+    result = _by_name(storage, type="percentile", percentile=fraction)
+    assert math.isclose(result["wide"], expected, rel_tol=1e-15)
+    assert math.isclose(result["widest"], expected / 1e308 * MAX, rel_tol=1e-15)
+    assert all(math.isfinite(v) for v in result.values())
+
+
+def test_aggregates_of_tiny_values_do_not_underflow(storage: MetricsStorage) -> None:
+    # Subnormal values: PostgreSQL raises "underflow" when a product or quotient of nonzero
+    # numbers rounds to zero. Results may differ in the last subnormal place between backends.
+    tiny = [5e-324, -2.2250738585072014e-308, 1e-310, 5e-324]
+    _record_values(storage, {"tiny": tiny})
+    expected = {
+        "sum": math.fsum(tiny),
+        "avg": math.fsum(tiny) / len(tiny),
+        "min": min(tiny),
+        "percentile": 5e-324,
+    }
+    for kind, value in expected.items():
+        percentile = 0.5 if kind == "percentile" else None
+        result = _by_name(storage, type=kind, percentile=percentile)["tiny"]
+        assert math.isclose(result, value, rel_tol=1e-12, abs_tol=1e-322), (kind, result)
