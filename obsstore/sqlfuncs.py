@@ -11,6 +11,7 @@ a number of tags), so they bind while compiling and opt out of the cache."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -102,6 +103,17 @@ def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) 
     return f"({ts} - ({ts} % {micros}))"
 
 
+# SQLite matches the label of a quoted path ($."key") against the key as the stored JSON text
+# spells it, escapes included, and cannot escape a quote itself: keys holding a character that
+# JSON escapes (quote, backslash, control characters) are named only by json_each's keys.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def sqlite_path_names(key: str) -> bool:
+    """Whether SQLite's quoted JSON path ``$."key"`` names the object key ``key``."""
+    return _JSON_ESCAPED.search(key) is None
+
+
 # --- label_value(labels, key): the text value of one label, NULL when absent ------------------
 
 
@@ -123,9 +135,9 @@ class label_value(_Construct):
         # A JSON pointer names any key exactly once ~ and / are escaped (RFC 6901).
         self.pointer = _bind("/" + key.replace("~", "~0").replace("/", "~1"), sa.Text())
         self.path = _bind(f'$."{key}"', sa.Text())
-        # SQLite's quoted path labels cannot escape these; such keys are looked up among the
-        # entries instead (a different statement, hence part of the cache key).
-        self.needs_entries = '"' in key or "\\" in key
+        # Keys a quoted SQLite path cannot name are looked up among the entries instead (a
+        # different statement, hence part of the cache key).
+        self.needs_entries = not sqlite_path_names(key)
 
 
 compiles(label_value)(_unsupported)
@@ -344,28 +356,46 @@ class json_scalar_equals(_Construct):
 compiles(json_scalar_equals)(_unsupported)
 
 
+def _exact_number_forms(value: float) -> tuple[int | None, float | None]:
+    """The integer and the float equal to ``value`` by Python's exact rule, where there are
+    such: 2**60 == float(2**60), but no float equals 2**53 + 1 and no integer equals 0.5."""
+    as_int = int(value) if isinstance(value, int) or value.is_integer() else None
+    as_float = float(value) if not isinstance(value, int) or float(value) == value else None
+    return as_int, as_float
+
+
 @compiles(json_scalar_equals, "postgresql")
 def _json_equals_pg(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
-    # jsonb equality: numbers compare as numeric (exact), other types must match.
     doc = compiler.process(element.doc, **kw)
     key = compiler.process(_bind(element.json_key, sa.Text()))
-    value = compiler.process(_bind(dump_json(element.value), sa.Text()))
-    return f"(({doc} -> {key}) = CAST({value} AS JSONB))"
-
-
-def _exact_number_branches(value: float, integer: str, double: str) -> list[tuple[str, Any]]:
-    """(SQL type test, bound value) pairs under which a JSON number equals ``value`` exactly."""
-    branches: list[tuple[str, Any]] = []
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 2**63):
-        branches.append((integer, int(value)))
-    if not isinstance(value, int) or float(value) == value:
-        branches.append((double, float(value)))
-    return branches
+    if json_kind(element.value) != "number":
+        # jsonb equality: the same type and value.
+        value = compiler.process(_bind(dump_json(element.value), sa.Text()))
+        return f"(({doc} -> {key}) = CAST({value} AS JSONB))"
+    # JSONB keeps numbers as numeric, and a float as the shortest decimal that reads back as
+    # it (2.0**60 as 1152921504606847000.0, not the exact 1152921504606846976): a stored
+    # number with a decimal point (dump_json writes every float with one) is a float and is
+    # compared as one; any other is an integer, compared as an exact numeric.
+    as_int, as_float = _exact_number_forms(element.value)
+    text = f"({doc} ->> {key})"
+    float_test = int_test = "FALSE"
+    if as_float is not None:
+        as_float_sql = compiler.process(_bind(as_float, sa.Double()))
+        float_test = f"CAST({text} AS DOUBLE PRECISION) = {as_float_sql}"
+    if as_int is not None:
+        as_int_sql = compiler.process(_bind(str(as_int), sa.Text()))
+        int_test = f"CAST({text} AS NUMERIC) = CAST({as_int_sql} AS NUMERIC)"
+    return (
+        f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN "
+        f"CASE WHEN strpos({text}, '.') > 0 THEN {float_test} ELSE {int_test} END "
+        "ELSE FALSE END)"
+    )
 
 
 @compiles(json_scalar_equals, "duckdb")
 def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
     doc = compiler.process(element.doc, **kw)
+    # A JSON pointer names any key exactly (~ and / escaped, RFC 6901).
     pointer = compiler.process(
         _bind("/" + element.json_key.replace("~", "~0").replace("/", "~1"), sa.Text())
     )
@@ -378,16 +408,21 @@ def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw
         return f"({kind} = 'BOOLEAN' AND {text} = {'true' if value else 'false'!r})"
     if json_kind(value) == "string":
         return f"({kind} = 'VARCHAR' AND {text} = {compiler.process(_bind(value, sa.Text()))})"
-    branches = []
-    for sql_type, bound in _exact_number_branches(value, "HUGEINT", "DOUBLE"):
-        test = "IN ('BIGINT', 'UBIGINT')" if sql_type == "HUGEINT" else "= 'DOUBLE'"
-        param = compiler.process(
-            _bind(bound, sa.BigInteger() if sql_type == "HUGEINT" else sa.Double())
+    # Stored integers are int64 and read as BIGINT; floats read as DOUBLE.
+    as_int, as_float = _exact_number_forms(value)
+    branches = ["FALSE"]
+    if as_int is not None and _INT64_MIN <= as_int <= _INT64_MAX:
+        param = compiler.process(_bind(as_int, sa.BigInteger()))
+        branches.append(
+            f"({kind} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({text} AS HUGEINT) = {param})"
         )
-        branches.append(f"({kind} {test} AND TRY_CAST({text} AS {sql_type}) = {param})")
+    if as_float is not None:
+        param = compiler.process(_bind(as_float, sa.Double()))
+        branches.append(f"({kind} = 'DOUBLE' AND TRY_CAST({text} AS DOUBLE) = {param})")
     return "(" + " OR ".join(branches) + ")"
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SQLITE_JSON_TYPES = {"string": "'text'", "number": "'integer', 'real'", "null": "'null'"}
 
 
@@ -401,7 +436,7 @@ def _json_equals_sqlite(element: json_scalar_equals, compiler: SQLCompiler, **kw
     else:
         types = _SQLITE_JSON_TYPES[kind]
         compare = None if kind == "null" else compiler.process(_bind(element.value))
-    if '"' in element.json_key or "\\" in element.json_key:
+    if not sqlite_path_names(element.json_key):
         key = compiler.process(_bind(element.json_key, sa.Text()))
         value_test = "" if compare is None else f" AND value = {compare}"
         return (

@@ -23,7 +23,7 @@ from obsstore.models._fields import (
     UtcDatetime,
     reject_control_chars,
 )
-from obsstore.models._json import JsonObject, JsonScalar, JsonValue
+from obsstore.models._json import JsonKey, JsonObject, JsonScalar, JsonValue
 from obsstore.models.queries import Page
 
 MAX_TAGS = 128
@@ -171,7 +171,9 @@ class TraceRecord(BaseModel):
 class TraceFilters(_Attribution):
     """Which traces ``list_traces`` shows (root spans); set fields combine with AND.
     ``tags``: the root span has all of them. ``metadata``: each key of the root span's metadata
-    equals the given scalar, types respected (5 matches 5 and 5.0, never "5")."""
+    equals the given scalar, types respected (5 matches 5 and 5.0, never "5"); a key may be
+    any text a stored key can be (tabs, quotes, dots...), only NUL and lone surrogates are
+    rejected: no stored key holds them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -183,7 +185,7 @@ class TraceFilters(_Attribution):
     start_time: UtcDatetime | None = None
     end_time: UtcDatetime | None = None
     tags: Tags | None = None
-    metadata: dict[str, JsonScalar] | None = None
+    metadata: dict[JsonKey, JsonScalar] | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> TraceFilters:
