@@ -100,6 +100,15 @@ class DuckDBStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, duckdb.CatalogException) and "does not exist" in str(error)
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        # The URL names a file that is not a DuckDB database (or one of another format version).
+        message = str(error)
+        return isinstance(error, duckdb.IOException) and (
+            "not a valid DuckDB database file" in message
+            or "database file with version number" in message
+        )
+
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         # Bucket counts travel as list<int64> and DuckDB writes their JSON text itself.
         columns = metric_columns(records, epoch_us=True, counts_as_json=False)

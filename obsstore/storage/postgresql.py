@@ -4,6 +4,7 @@ an advisory lock around migrations, and COPY for bulk writes."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import psycopg
@@ -21,6 +22,16 @@ from obsstore.storage.sql import SQLStorage, sql_capabilities
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
+# A database or role that does not exist, a wrong password, a connection pg_hba.conf refuses:
+# invalid_catalog_name, invalid_authorization_specification, invalid_password.
+_MISCONFIGURED_STATES = frozenset({"3D000", "28000", "28P01"})
+# A failed connection attempt carries no SQLSTATE (there is no server result, only libpq's
+# message), so the server's (English) messages of the same errors are recognised too; another
+# language's falls back to "unavailable".
+_MISCONFIGURED_MESSAGES = re.compile(
+    r'FATAL:  (database ".*" does not exist|role ".*" does not exist'
+    r"|password authentication failed|no pg_hba\.conf entry)"
+)
 # PostgreSQL type names of the column types obsstore's tables use, as binary COPY needs them.
 _COPY_TYPE_PREFIXES = {
     "VARCHAR": "varchar",
@@ -72,6 +83,14 @@ class PostgreSQLStorage(SQLStorage):
     @classmethod
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UndefinedTable)
+
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        if not isinstance(error, psycopg.Error):
+            return False
+        if error.sqlstate is not None:
+            return error.sqlstate in _MISCONFIGURED_STATES
+        return _MISCONFIGURED_MESSAGES.search(str(error)) is not None
 
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]

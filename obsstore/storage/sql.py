@@ -19,7 +19,12 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from obsstore import migrate
 from obsstore.config import Settings, load_settings
-from obsstore.errors import ObsstoreError, SchemaError, StorageUnavailableError
+from obsstore.errors import (
+    ConfigurationError,
+    ObsstoreError,
+    SchemaError,
+    StorageUnavailableError,
+)
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
@@ -162,6 +167,12 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return False
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        """Whether a driver error means the URL names something that is not there or not a
+        database (a missing database or role, a file of another kind): retrying cannot help."""
+        return False
+
     @abstractmethod
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
@@ -197,6 +208,10 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
 
     def _raise_typed(self, cause: BaseException, error: Exception, *, invalidated: bool) -> None:
         where = self.url.render_as_string(hide_password=True)
+        if self.is_misconfigured(cause):
+            raise ConfigurationError(
+                f"{self.kind} database {where}: {cause} (check the database URL)"
+            ) from error
         if invalidated or self.is_unavailable(cause):
             raise StorageUnavailableError(f"{self.kind} database {where}: {cause}") from error
         if self.is_missing_schema(cause):
