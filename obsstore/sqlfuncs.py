@@ -12,6 +12,7 @@ a number of tags), so they bind while compiling and opt out of the cache."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -323,6 +324,7 @@ def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) 
 
 
 __all__ = [
+    "any_of",
     "code_point",
     "json_array_contains_all",
     "json_scalar_equals",
@@ -333,6 +335,68 @@ __all__ = [
     "percentile_cont",
     "time_bucket",
 ]
+
+
+# --- any_of(column, values): the text column equals one of the values, however many ----------
+
+
+class any_of(_Construct):
+    """A long list travels as one bound parameter (an array, or a JSON array the database
+    unpacks), not one parameter per value: a statement may bind at most 65,535 parameters on
+    PostgreSQL and 32,766 on SQLite. Short lists stay a plain IN, which planners know best;
+    which of the two a dialect renders is part of the cache key."""
+
+    inherit_cache = True
+    _operands = ("column", "items", "array", "document")
+    _traverse_internals = [
+        *_internals(*_operands),
+        ("long", InternalTraversal.dp_boolean),
+    ]
+    type = sa.Boolean()
+
+    def __init__(self, column: ColumnElement[Any], values: Sequence[str]) -> None:
+        self.column = column
+        self.items = sa.bindparam(None, list(values), expanding=True, unique=True)
+        self.long = len(values) > _LONG_LIST
+        # Only a long list is bound whole; each dialect renders the form it reads.
+        self.array = _bind(list(values) if self.long else [], sa.ARRAY(sa.Text()))
+        self.document = _bind(dump_json(list(values)) if self.long else "[]", sa.Text())
+
+
+_LONG_LIST = 1000
+
+
+def _any_of_in_list(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column.in_(element.items), **kw)})"
+
+
+compiles(any_of)(_any_of_in_list)
+
+
+@compiles(any_of, "postgresql")
+def _any_of_pg(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    return f"({column} = ANY({compiler.process(element.array, **kw)}))"
+
+
+@compiles(any_of, "duckdb")
+def _any_of_duckdb(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    document = compiler.process(element.document, **kw)
+    return f"""({column} IN (SELECT unnest(from_json({document}, '["VARCHAR"]'))))"""
+
+
+@compiles(any_of, "sqlite")
+def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    document = compiler.process(element.document, **kw)
+    return f"({column} IN (SELECT value FROM json_each({document})))"  # noqa: S608 (compiled)
 
 
 # --- json_scalar_equals(doc, key, value): doc[key] is that JSON scalar, types respected ------

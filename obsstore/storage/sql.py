@@ -38,6 +38,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metrics, spans
 from obsstore.sqlfuncs import (
+    any_of,
     code_point,
     label_entries,
     label_value,
@@ -83,7 +84,7 @@ def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
 
 
 def _equal_or_in(column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-    return column == values[0] if len(values) == 1 else column.in_(values)
+    return column == values[0] if len(values) == 1 else any_of(column, values)
 
 
 def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> list[Any]:

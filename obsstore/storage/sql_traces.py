@@ -22,7 +22,7 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.schema import spans
-from obsstore.sqlfuncs import json_array_contains_all, json_scalar_equals
+from obsstore.sqlfuncs import any_of, json_array_contains_all, json_scalar_equals
 from obsstore.storage.bulk import span_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
@@ -165,7 +165,7 @@ class SQLTraces(TraceStorage):
         return data, total
 
     def _delete_traces(self, trace_ids: list[str]) -> int:
-        doomed = s.trace_id.in_(trace_ids)
+        doomed = any_of(s.trace_id, trace_ids)
         with self._writing() as connection:
             count = connection.execute(
                 sa.select(sa.func.count()).select_from(spans).where(doomed)
