@@ -325,6 +325,7 @@ def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) 
 
 __all__ = [
     "any_of",
+    "any_pair_of",
     "code_point",
     "json_array_contains_all",
     "json_scalar_equals",
@@ -356,7 +357,9 @@ class any_of(_Construct):
 
     def __init__(self, column: ColumnElement[Any], values: Sequence[str]) -> None:
         self.column = column
-        self.items = sa.bindparam(None, list(values), expanding=True, unique=True)
+        self.items: sa.BindParameter[Any] = sa.bindparam(
+            None, list(values), expanding=True, unique=True
+        )
         self.long = len(values) > _LONG_LIST
         # Only a long list is bound whole; each dialect renders the form it reads.
         self.array = _bind(list(values) if self.long else [], sa.ARRAY(sa.Text()))
@@ -397,6 +400,47 @@ def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     document = compiler.process(element.document, **kw)
     return f"({column} IN (SELECT value FROM json_each({document})))"  # noqa: S608 (compiled)
+
+
+# --- any_pair_of(first, second, pairs): (first, second) is one of the pairs -------------------
+
+
+class any_pair_of(_Construct):
+    """A row-value IN: two parameters a pair, so callers keep lists within the drivers' limits
+    (see any_of). PostgreSQL turns a long row-value IN list into as many OR'ed comparisons,
+    too slow to plan and run; it joins two arrays' elements instead."""
+
+    inherit_cache = True
+    _operands = ("first", "second", "items", "firsts", "seconds")
+    _traverse_internals = _internals(*_operands)
+    type = sa.Boolean()
+
+    def __init__(
+        self,
+        first: ColumnElement[Any],
+        second: ColumnElement[Any],
+        pairs: Sequence[tuple[str, str]],
+    ) -> None:
+        self.first, self.second = first, second
+        self.items: sa.BindParameter[Any] = sa.bindparam(
+            None, list(pairs), expanding=True, unique=True
+        )
+        self.firsts = _bind([a for a, _ in pairs], sa.ARRAY(sa.Text()))
+        self.seconds = _bind([b for _, b in pairs], sa.ARRAY(sa.Text()))
+
+
+@compiles(any_pair_of)
+def _any_pair_of_default(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
+    pair = sa.tuple_(element.first, element.second)
+    return f"({compiler.process(pair.in_(element.items), **kw)})"
+
+
+@compiles(any_pair_of, "postgresql")
+def _any_pair_of_pg(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
+    first, second = compiler.process(element.first, **kw), compiler.process(element.second, **kw)
+    firsts = compiler.process(element.firsts, **kw)
+    seconds = compiler.process(element.seconds, **kw)
+    return f"(({first}, {second}) IN (SELECT * FROM unnest({firsts}, {seconds})))"  # noqa: S608
 
 
 # --- json_scalar_equals(doc, key, value): doc[key] is that JSON scalar, types respected ------

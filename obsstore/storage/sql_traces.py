@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from obsstore.models._fields import utc_now
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import Pagination
 from obsstore.models.traces import (
     SPAN_JSON_FIELDS,
@@ -23,7 +24,7 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.schema import spans
-from obsstore.sqlfuncs import any_of, json_array_contains_all, json_scalar_equals
+from obsstore.sqlfuncs import any_of, any_pair_of, json_array_contains_all, json_scalar_equals
 from obsstore.storage.bulk import span_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
@@ -32,6 +33,7 @@ s = spans.c
 _SPAN_FIELDS = [c.name for c in spans.columns]
 # Columns an update may set: everything but the key and the creation time.
 _UPDATABLE = [c for c in _SPAN_FIELDS if c not in ("trace_id", "span_id", "created_at")]
+_stored_span = trusted_builder(SpanRecord)  # rows obsstore wrote are valid spans
 # JSON columns, which a span's validation does not need when an update leaves them alone.
 _PAYLOADS = frozenset((*SPAN_JSON_FIELDS, "tags"))
 # Span keys looked up per statement, at two bound parameters each: far below every driver's
@@ -104,14 +106,15 @@ class SQLTraces(TraceStorage):
         self, connection: Connection, keys: list[SpanKey], columns: list[str]
     ) -> dict[SpanKey, SpanRecord]:
         """The stored spans among ``keys``, looked up by key (never a whole trace), with only
-        ``columns`` read (the others are left at their defaults)."""
+        ``columns`` read (the others are None)."""
         selected = [s[name] for name in columns]
+        unread = {name: None for name in _SPAN_FIELDS if name not in columns}
         found: dict[SpanKey, SpanRecord] = {}
         for start in range(0, len(keys), _KEYS_PER_STATEMENT):
             chunk = keys[start : start + _KEYS_PER_STATEMENT]
-            query = sa.select(*selected).where(sa.tuple_(s.trace_id, s.span_id).in_(chunk))
+            query = sa.select(*selected).where(any_pair_of(s.trace_id, s.span_id, chunk))
             for row in connection.execute(query):
-                span = SpanRecord.model_construct(**row._mapping)
+                span = _stored_span({**unread, **row._mapping})
                 found[span.key] = span
         return found
 
