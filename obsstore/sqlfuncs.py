@@ -354,6 +354,9 @@ class any_of(_Construct):
         ("long", InternalTraversal.dp_boolean),
     ]
     type = sa.Boolean()
+    # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
+    # would hide the IN from the planner and its index.
+    _is_implicitly_boolean = True
 
     def __init__(self, column: ColumnElement[Any], values: Sequence[str]) -> None:
         self.column = column
@@ -414,6 +417,9 @@ class any_pair_of(_Construct):
     _operands = ("first", "second", "items", "firsts", "seconds")
     _traverse_internals = _internals(*_operands)
     type = sa.Boolean()
+    # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
+    # would hide the IN from the planner and its index.
+    _is_implicitly_boolean = True
 
     def __init__(
         self,
