@@ -409,12 +409,12 @@ def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 class any_pair_of(_Construct):
-    """A row-value IN: two parameters a pair, so callers keep lists within the drivers' limits
-    (see any_of). PostgreSQL turns a long row-value IN list into as many OR'ed comparisons,
-    too slow to plan and run; it joins two arrays' elements instead."""
+    """A row-value IN: two parameters a pair by default, so callers keep lists within the
+    drivers' limits (see any_of). PostgreSQL turns a long row-value IN list into as many OR'ed
+    comparisons, too slow to plan and run: it joins two arrays' elements instead."""
 
     inherit_cache = True
-    _operands = ("first", "second", "items", "firsts", "seconds")
+    _operands = ("first", "second", "items", "firsts", "seconds", "document")
     _traverse_internals = _internals(*_operands)
     type = sa.Boolean()
     # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
@@ -433,6 +433,7 @@ class any_pair_of(_Construct):
         )
         self.firsts = _bind([a for a, _ in pairs], sa.ARRAY(sa.Text()))
         self.seconds = _bind([b for _, b in pairs], sa.ARRAY(sa.Text()))
+        self.document = _bind(dump_json([list(pair) for pair in pairs]), sa.Text())
 
 
 @compiles(any_pair_of)
@@ -447,6 +448,17 @@ def _any_pair_of_pg(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> s
     firsts = compiler.process(element.firsts, **kw)
     seconds = compiler.process(element.seconds, **kw)
     return f"(({first}, {second}) IN (SELECT * FROM unnest({firsts}, {seconds})))"  # noqa: S608
+
+
+@compiles(any_pair_of, "sqlite")
+def _any_pair_of_sqlite(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite scans the whole table for a row-value IN (VALUES ...), but searches its index for
+    # the pairs of a subquery: here, of a JSON array of pairs.
+    first, second = compiler.process(element.first, **kw), compiler.process(element.second, **kw)
+    document = compiler.process(element.document, **kw)
+    pair = "json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+    pairs = f"SELECT {pair} FROM json_each({document})"  # noqa: S608 (compiled fragments)
+    return f"(({first}, {second}) IN ({pairs}))"
 
 
 # --- json_scalar_equals(doc, key, value): doc[key] is that JSON scalar, types respected ------
