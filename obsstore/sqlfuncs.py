@@ -410,11 +410,11 @@ def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
 
 class any_pair_of(_Construct):
     """A row-value IN: two parameters a pair by default, so callers keep lists within the
-    drivers' limits (see any_of). PostgreSQL turns a long row-value IN list into as many OR'ed
-    comparisons, too slow to plan and run: it joins two arrays' elements instead."""
+    drivers' limits (see any_of). PostgreSQL plans a long row-value IN list as as many OR'ed
+    comparisons, too slow: its storage looks spans up by key another way."""
 
     inherit_cache = True
-    _operands = ("first", "second", "items", "firsts", "seconds", "document")
+    _operands = ("first", "second", "items", "document")
     _traverse_internals = _internals(*_operands)
     type = sa.Boolean()
     # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
@@ -431,8 +431,6 @@ class any_pair_of(_Construct):
         self.items: sa.BindParameter[Any] = sa.bindparam(
             None, list(pairs), expanding=True, unique=True
         )
-        self.firsts = _bind([a for a, _ in pairs], sa.ARRAY(sa.Text()))
-        self.seconds = _bind([b for _, b in pairs], sa.ARRAY(sa.Text()))
         self.document = _bind(dump_json([list(pair) for pair in pairs]), sa.Text())
 
 
@@ -440,14 +438,6 @@ class any_pair_of(_Construct):
 def _any_pair_of_default(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
     pair = sa.tuple_(element.first, element.second)
     return f"({compiler.process(pair.in_(element.items), **kw)})"
-
-
-@compiles(any_pair_of, "postgresql")
-def _any_pair_of_pg(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
-    first, second = compiler.process(element.first, **kw), compiler.process(element.second, **kw)
-    firsts = compiler.process(element.firsts, **kw)
-    seconds = compiler.process(element.seconds, **kw)
-    return f"(({first}, {second}) IN (SELECT * FROM unnest({firsts}, {seconds})))"  # noqa: S608
 
 
 @compiles(any_pair_of, "sqlite")

@@ -12,13 +12,16 @@ import sqlalchemy as sa
 from psycopg import postgres, pq
 from psycopg import sql as pgsql
 from psycopg.adapt import Dumper
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
 from obsstore.config import Settings
+from obsstore.schema import spans
 from obsstore.sqltypes import dump_json
 from obsstore.storage.sql import SQLStorage, sql_capabilities
+from obsstore.storage.traces_base import SpanKey
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
@@ -92,6 +95,23 @@ class PostgreSQLStorage(SQLStorage):
             return error.sqlstate in _MISCONFIGURED_STATES
         return _MISCONFIGURED_MESSAGES.search(str(error)) is not None
 
+    def _spans_by_key(self, keys: list[SpanKey], columns: list[str]) -> sa.Select[Any]:
+        # One index lookup per key, whatever the planner knows: a LATERAL subquery with a LIMIT
+        # is never flattened into a join, whose plan on a table not yet analysed (or as a
+        # generic plan) rescans the keys for every stored span: minutes for 40,000 keys.
+        wanted = (
+            sa.func.unnest(_text_array([t for t, _ in keys]), _text_array([p for _, p in keys]))
+            .table_valued("trace_id", "span_id")
+            .render_derived(name="wanted")
+        )
+        found = (
+            sa.select(*[spans.c[name] for name in columns])
+            .where(spans.c.trace_id == wanted.c.trace_id, spans.c.span_id == wanted.c.span_id)
+            .limit(1)
+            .lateral("found")
+        )
+        return sa.select(found).select_from(wanted).join(found, sa.true())
+
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
@@ -128,6 +148,10 @@ class PostgreSQLStorage(SQLStorage):
         ).rowcount
         connection.execute(sa.delete(staged))
         return int(inserted)
+
+
+def _text_array(values: list[str]) -> Any:
+    return sa.bindparam(None, values, type_=ARRAY(sa.Text()), unique=True)
 
 
 class _JsonbTextDumper(Dumper):

@@ -107,16 +107,19 @@ class SQLTraces(TraceStorage):
     ) -> dict[SpanKey, SpanRecord]:
         """The stored spans among ``keys``, looked up by key (never a whole trace), with only
         ``columns`` read (the others are None)."""
-        selected = [s[name] for name in columns]
         unread = {name: None for name in _SPAN_FIELDS if name not in columns}
         found: dict[SpanKey, SpanRecord] = {}
         for start in range(0, len(keys), _KEYS_PER_STATEMENT):
-            chunk = keys[start : start + _KEYS_PER_STATEMENT]
-            query = sa.select(*selected).where(any_pair_of(s.trace_id, s.span_id, chunk))
+            query = self._spans_by_key(keys[start : start + _KEYS_PER_STATEMENT], columns)
             for row in connection.execute(query):
                 span = _stored_span({**unread, **row._mapping})
                 found[span.key] = span
         return found
+
+    def _spans_by_key(self, keys: list[SpanKey], columns: list[str]) -> sa.Select[Any]:
+        """A query of ``columns`` of the stored spans among ``keys`` (a chunk of them)."""
+        selected = [s[name] for name in columns]
+        return sa.select(*selected).where(any_pair_of(s.trace_id, s.span_id, keys))
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
         columns = span_columns(batch, utc_now(), epoch_us=self.bulk_epoch_timestamps)
