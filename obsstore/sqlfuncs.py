@@ -11,6 +11,8 @@ a number of tags), so they bind while compiling and opt out of the cache."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -102,6 +104,17 @@ def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) 
     return f"({ts} - ({ts} % {micros}))"
 
 
+# SQLite matches the label of a quoted path ($."key") against the key as the stored JSON text
+# spells it, escapes included, and cannot escape a quote itself: keys holding a character that
+# JSON escapes (quote, backslash, control characters) are named only by json_each's keys.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def sqlite_path_names(key: str) -> bool:
+    """Whether SQLite's quoted JSON path ``$."key"`` names the object key ``key``."""
+    return _JSON_ESCAPED.search(key) is None
+
+
 # --- label_value(labels, key): the text value of one label, NULL when absent ------------------
 
 
@@ -123,9 +136,9 @@ class label_value(_Construct):
         # A JSON pointer names any key exactly once ~ and / are escaped (RFC 6901).
         self.pointer = _bind("/" + key.replace("~", "~0").replace("/", "~1"), sa.Text())
         self.path = _bind(f'$."{key}"', sa.Text())
-        # SQLite's quoted path labels cannot escape these; such keys are looked up among the
-        # entries instead (a different statement, hence part of the cache key).
-        self.needs_entries = '"' in key or "\\" in key
+        # Keys a quoted SQLite path cannot name are looked up among the entries instead (a
+        # different statement, hence part of the cache key).
+        self.needs_entries = not sqlite_path_names(key)
 
 
 compiles(label_value)(_unsupported)
@@ -362,6 +375,8 @@ def _label_entries_pg(element: label_entries, compiler: SQLCompiler, **kw: Any) 
 
 
 __all__ = [
+    "any_of",
+    "any_pair_of",
     "code_point",
     "float_sum",
     "json_array_contains_all",
@@ -373,6 +388,119 @@ __all__ = [
     "percentile_cont",
     "time_bucket",
 ]
+
+
+# --- any_of(column, values): the text column equals one of the values, however many ----------
+
+
+class any_of(_Construct):
+    """A long list travels as one bound parameter (an array, or a JSON array the database
+    unpacks), not one parameter per value: a statement may bind at most 65,535 parameters on
+    PostgreSQL and 32,766 on SQLite. Short lists stay a plain IN, which planners know best;
+    which of the two a dialect renders is part of the cache key."""
+
+    inherit_cache = True
+    _operands = ("column", "items", "array", "document")
+    _traverse_internals = [
+        *_internals(*_operands),
+        ("long", InternalTraversal.dp_boolean),
+    ]
+    type = sa.Boolean()
+    # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
+    # would hide the IN from the planner and its index.
+    _is_implicitly_boolean = True
+
+    def __init__(self, column: ColumnElement[Any], values: Sequence[str]) -> None:
+        self.column = column
+        self.items: sa.BindParameter[Any] = sa.bindparam(
+            None, list(values), expanding=True, unique=True
+        )
+        self.long = len(values) > _LONG_LIST
+        # Only a long list is bound whole; each dialect renders the form it reads.
+        self.array = _bind(list(values) if self.long else [], sa.ARRAY(sa.Text()))
+        self.document = _bind(dump_json(list(values)) if self.long else "[]", sa.Text())
+
+
+_LONG_LIST = 1000
+
+
+def _any_of_in_list(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.column.in_(element.items), **kw)})"
+
+
+compiles(any_of)(_any_of_in_list)
+
+
+@compiles(any_of, "postgresql")
+def _any_of_pg(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    return f"({column} = ANY({compiler.process(element.array, **kw)}))"
+
+
+@compiles(any_of, "duckdb")
+def _any_of_duckdb(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    document = compiler.process(element.document, **kw)
+    return f"""({column} IN (SELECT unnest(from_json({document}, '["VARCHAR"]'))))"""
+
+
+@compiles(any_of, "sqlite")
+def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    document = compiler.process(element.document, **kw)
+    return f"({column} IN (SELECT value FROM json_each({document})))"  # noqa: S608 (compiled)
+
+
+# --- any_pair_of(first, second, pairs): (first, second) is one of the pairs -------------------
+
+
+class any_pair_of(_Construct):
+    """A row-value IN: two parameters a pair by default, so callers keep lists within the
+    drivers' limits (see any_of). PostgreSQL plans a long row-value IN list as as many OR'ed
+    comparisons, too slow: its storage looks spans up by key another way."""
+
+    inherit_cache = True
+    _operands = ("first", "second", "items", "document")
+    _traverse_internals = _internals(*_operands)
+    type = sa.Boolean()
+    # A predicate as it is: no "= 1" appended where booleans are integers (SQLite), which
+    # would hide the IN from the planner and its index.
+    _is_implicitly_boolean = True
+
+    def __init__(
+        self,
+        first: ColumnElement[Any],
+        second: ColumnElement[Any],
+        pairs: Sequence[tuple[str, str]],
+    ) -> None:
+        self.first, self.second = first, second
+        self.items: sa.BindParameter[Any] = sa.bindparam(
+            None, list(pairs), expanding=True, unique=True
+        )
+        self.document = _bind(dump_json([list(pair) for pair in pairs]), sa.Text())
+
+
+@compiles(any_pair_of)
+def _any_pair_of_default(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
+    pair = sa.tuple_(element.first, element.second)
+    return f"({compiler.process(pair.in_(element.items), **kw)})"
+
+
+@compiles(any_pair_of, "sqlite")
+def _any_pair_of_sqlite(element: any_pair_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite scans the whole table for a row-value IN (VALUES ...), but searches its index for
+    # the pairs of a subquery: here, of a JSON array of pairs.
+    first, second = compiler.process(element.first, **kw), compiler.process(element.second, **kw)
+    document = compiler.process(element.document, **kw)
+    pair = "json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+    pairs = f"SELECT {pair} FROM json_each({document})"  # noqa: S608 (compiled fragments)
+    return f"(({first}, {second}) IN ({pairs}))"
 
 
 # --- json_scalar_equals(doc, key, value): doc[key] is that JSON scalar, types respected ------
@@ -396,28 +524,46 @@ class json_scalar_equals(_Construct):
 compiles(json_scalar_equals)(_unsupported)
 
 
+def _exact_number_forms(value: float) -> tuple[int | None, float | None]:
+    """The integer and the float equal to ``value`` by Python's exact rule, where there are
+    such: 2**60 == float(2**60), but no float equals 2**53 + 1 and no integer equals 0.5."""
+    as_int = int(value) if isinstance(value, int) or value.is_integer() else None
+    as_float = float(value) if not isinstance(value, int) or float(value) == value else None
+    return as_int, as_float
+
+
 @compiles(json_scalar_equals, "postgresql")
 def _json_equals_pg(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
-    # jsonb equality: numbers compare as numeric (exact), other types must match.
     doc = compiler.process(element.doc, **kw)
     key = compiler.process(_bind(element.json_key, sa.Text()))
-    value = compiler.process(_bind(dump_json(element.value), sa.Text()))
-    return f"(({doc} -> {key}) = CAST({value} AS JSONB))"
-
-
-def _exact_number_branches(value: float, integer: str, double: str) -> list[tuple[str, Any]]:
-    """(SQL type test, bound value) pairs under which a JSON number equals ``value`` exactly."""
-    branches: list[tuple[str, Any]] = []
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 2**63):
-        branches.append((integer, int(value)))
-    if not isinstance(value, int) or float(value) == value:
-        branches.append((double, float(value)))
-    return branches
+    if json_kind(element.value) != "number":
+        # jsonb equality: the same type and value.
+        value = compiler.process(_bind(dump_json(element.value), sa.Text()))
+        return f"(({doc} -> {key}) = CAST({value} AS JSONB))"
+    # JSONB keeps numbers as numeric, and a float as the shortest decimal that reads back as
+    # it (2.0**60 as 1152921504606847000.0, not the exact 1152921504606846976): a stored
+    # number with a decimal point (dump_json writes every float with one) is a float and is
+    # compared as one; any other is an integer, compared as an exact numeric.
+    as_int, as_float = _exact_number_forms(element.value)
+    text = f"({doc} ->> {key})"
+    float_test = int_test = "FALSE"
+    if as_float is not None:
+        as_float_sql = compiler.process(_bind(as_float, sa.Double()))
+        float_test = f"CAST({text} AS DOUBLE PRECISION) = {as_float_sql}"
+    if as_int is not None:
+        as_int_sql = compiler.process(_bind(str(as_int), sa.Text()))
+        int_test = f"CAST({text} AS NUMERIC) = CAST({as_int_sql} AS NUMERIC)"
+    return (
+        f"(CASE WHEN jsonb_typeof({doc} -> {key}) = 'number' THEN "
+        f"CASE WHEN strpos({text}, '.') > 0 THEN {float_test} ELSE {int_test} END "
+        "ELSE FALSE END)"
+    )
 
 
 @compiles(json_scalar_equals, "duckdb")
 def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
     doc = compiler.process(element.doc, **kw)
+    # A JSON pointer names any key exactly (~ and / escaped, RFC 6901).
     pointer = compiler.process(
         _bind("/" + element.json_key.replace("~", "~0").replace("/", "~1"), sa.Text())
     )
@@ -430,16 +576,21 @@ def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw
         return f"({kind} = 'BOOLEAN' AND {text} = {'true' if value else 'false'!r})"
     if json_kind(value) == "string":
         return f"({kind} = 'VARCHAR' AND {text} = {compiler.process(_bind(value, sa.Text()))})"
-    branches = []
-    for sql_type, bound in _exact_number_branches(value, "HUGEINT", "DOUBLE"):
-        test = "IN ('BIGINT', 'UBIGINT')" if sql_type == "HUGEINT" else "= 'DOUBLE'"
-        param = compiler.process(
-            _bind(bound, sa.BigInteger() if sql_type == "HUGEINT" else sa.Double())
+    # Stored integers are int64 and read as BIGINT; floats read as DOUBLE.
+    as_int, as_float = _exact_number_forms(value)
+    branches = ["FALSE"]
+    if as_int is not None and _INT64_MIN <= as_int <= _INT64_MAX:
+        param = compiler.process(_bind(as_int, sa.BigInteger()))
+        branches.append(
+            f"({kind} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({text} AS HUGEINT) = {param})"
         )
-        branches.append(f"({kind} {test} AND TRY_CAST({text} AS {sql_type}) = {param})")
+    if as_float is not None:
+        param = compiler.process(_bind(as_float, sa.Double()))
+        branches.append(f"({kind} = 'DOUBLE' AND TRY_CAST({text} AS DOUBLE) = {param})")
     return "(" + " OR ".join(branches) + ")"
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SQLITE_JSON_TYPES = {"string": "'text'", "number": "'integer', 'real'", "null": "'null'"}
 
 
@@ -453,7 +604,7 @@ def _json_equals_sqlite(element: json_scalar_equals, compiler: SQLCompiler, **kw
     else:
         types = _SQLITE_JSON_TYPES[kind]
         compare = None if kind == "null" else compiler.process(_bind(element.value))
-    if '"' in element.json_key or "\\" in element.json_key:
+    if not sqlite_path_names(element.json_key):
         key = compiler.process(_bind(element.json_key, sa.Text()))
         value_test = "" if compare is None else f" AND value = {compare}"
         return (

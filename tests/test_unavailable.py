@@ -1,4 +1,5 @@
-"""A database that cannot be reached, is locked, or has no schema gets a typed error."""
+"""A database that cannot be reached, is locked, has no schema or is misconfigured gets a typed
+error."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from obsstore import ObsstoreError, SchemaError, StorageUnavailableError, create_storage
+from devtools.postgres import PostgresServer
+from obsstore import (
+    ConfigurationError,
+    ObsstoreError,
+    SchemaError,
+    StorageUnavailableError,
+    create_storage,
+)
 from tests.contract.helpers import point
 
 
@@ -105,3 +114,34 @@ def test_a_closed_storage_refuses_work(tmp_path: Path) -> None:
     storage.close()
     with pytest.raises(ObsstoreError, match="closed"):
         storage.count_metrics()
+
+
+# Retrying cannot create a database or a role: a wrong name is a ConfigurationError, never a
+# StorageUnavailableError (which tells writers to retry).
+@pytest.mark.parametrize(
+    ("part", "name"),
+    [("database", "obsstore_no_such_database"), ("username", "obsstore_no_such_role")],
+)
+def test_postgresql_names_that_do_not_exist(
+    postgres_server: PostgresServer, part: str, name: str
+) -> None:
+    url = make_url(postgres_server.url).set(**{part: name})
+    with create_storage(url.render_as_string(hide_password=False)) as storage:
+        with pytest.raises(ConfigurationError, match=name):
+            storage.init()
+        with pytest.raises(ConfigurationError, match=name):
+            storage.count_metrics()
+        with pytest.raises(ConfigurationError, match=name):
+            storage.batch_record_metrics([point("a")])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "duckdb"])
+def test_a_file_that_is_not_a_database(backend: str, tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are notes, not a database\n" * 100)
+    with create_storage(f"{backend}:///{path}") as storage:
+        with pytest.raises(ConfigurationError, match=str(path)):
+            storage.init()
+        with pytest.raises(ConfigurationError, match=str(path)):
+            storage.count_metrics()
+    assert path.read_text().startswith("these are notes")  # left as it was

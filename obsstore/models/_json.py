@@ -18,6 +18,13 @@ def _clean_text(text: str) -> str:
     return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
 
 
+def reject_unstorable(text: str) -> str:
+    """``text`` unchanged when every backend can store it (no NUL, no lone surrogate)."""
+    if _UNSTORABLE.search(text):
+        raise ValueError("must not contain NUL characters or lone surrogates")
+    return text
+
+
 def clean_json(value: Any, depth: int = 0) -> Any:
     """``value`` as plain JSON (dict, list, str, int, float, bool, None), with NUL and lone
     surrogates replaced by U+FFFD so one odd model output never loses a span. Non-finite
@@ -61,6 +68,8 @@ def _clean_scalar(value: Any) -> Any:
 JsonValue = Annotated[Any, AfterValidator(clean_json)]
 JsonObject = Annotated[Any, AfterValidator(_clean_object)]
 JsonScalar = Annotated[Any, AfterValidator(_clean_scalar)]
+# A key of a JSON object: any text a stored object's key can be (tabs and quotes included).
+JsonKey = Annotated[str, AfterValidator(reject_unstorable)]
 
 
 def json_kind(value: Any) -> str:

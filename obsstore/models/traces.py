@@ -24,7 +24,7 @@ from obsstore.models._fields import (
     UtcDatetime,
     check_name_text,
 )
-from obsstore.models._json import JsonObject, JsonScalar, JsonValue
+from obsstore.models._json import JsonKey, JsonObject, JsonScalar, JsonValue
 from obsstore.models._unchecked import MarksUnchecked
 from obsstore.models.queries import Page
 
@@ -173,7 +173,9 @@ class TraceRecord(BaseModel):
 class TraceFilters(_Attribution):
     """Which traces ``list_traces`` shows (root spans); set fields combine with AND.
     ``tags``: the root span has all of them. ``metadata``: each key of the root span's metadata
-    equals the given scalar, types respected (5 matches 5 and 5.0, never "5")."""
+    equals the given scalar, types respected (5 matches 5 and 5.0, never "5"); a key may be
+    any text a stored key can be (tabs, quotes, dots...), only NUL and lone surrogates are
+    rejected: no stored key holds them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -185,7 +187,7 @@ class TraceFilters(_Attribution):
     start_time: UtcDatetime | None = None
     end_time: UtcDatetime | None = None
     tags: Tags | None = None
-    metadata: dict[str, JsonScalar] | None = None
+    metadata: dict[JsonKey, JsonScalar] | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> TraceFilters:

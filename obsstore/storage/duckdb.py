@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
+from datetime import datetime
 from operator import add
 from typing import Any
 
@@ -18,10 +20,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 from obsstore.duckdb_dialect import DRIVERNAME
-from obsstore.models import MetricRecord
-from obsstore.schema import metrics
+from obsstore.models import MetricRecord, SpanRecord
+from obsstore.schema import metrics, spans
 from obsstore.sqltypes import UTCTimestamp, dump_json
-from obsstore.storage.bulk import metric_columns
+from obsstore.storage.bulk import metric_columns, span_columns
 from obsstore.storage.sql import SQLStorage
 
 _ARROW_BATCH = "obsstore_arrow_batch"
@@ -99,6 +101,15 @@ class DuckDBStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, duckdb.CatalogException) and "does not exist" in str(error)
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        # The URL names a file that is not a DuckDB database (or one of another format version).
+        message = str(error)
+        return isinstance(error, duckdb.IOException) and (
+            "not a valid DuckDB database file" in message
+            or "database file with version number" in message
+        )
+
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         # Bucket counts travel as list<int64> and DuckDB writes their JSON text itself.
         columns = metric_columns(records, epoch_us=True, counts_as_json=False)
@@ -108,6 +119,22 @@ class DuckDBStorage(SQLStorage):
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
         return _arrow_insert(connection, table, columns, {})
+
+    def _write_span_updates(
+        self, connection: Connection, changed: list[SpanRecord], columns: list[str], now: datetime
+    ) -> None:
+        # One UPDATE ... FROM the rows as an Arrow table: DuckDB runs executemany's statements
+        # one by one, and each finds its row anew (40,000 updates took two minutes).
+        built = span_columns(changed, now, epoch_us=True)
+        keyed = {name: built[name] for name in ("trace_id", "span_id", *columns)}
+        with _registered(connection, spans, keyed, {}) as source:
+            statement = (
+                sa.update(spans)
+                .values({name: source.c[name] for name in columns})
+                .where(spans.c.trace_id == source.c.trace_id)
+                .where(spans.c.span_id == source.c.span_id)
+            )
+            connection.execute(statement)
 
 
 _COUNTS = pa.list_(pa.int64())
@@ -123,14 +150,50 @@ def _arrow_type(column: sa.Column[Any]) -> Any:
     return pa.string()  # text, and JSON as text
 
 
+@contextlib.contextmanager
+def _registered(
+    connection: Connection,
+    table: sa.Table,
+    columns: dict[str, list[Any]],
+    json_lists: dict[str, Any],
+    rows: slice = slice(None),
+) -> Iterator[sa.TableClause]:
+    """``columns`` (of ``table``, any subset; only ``rows`` of them) as an Arrow table
+    registered on the connection, for the statement run inside; ``json_lists`` as in
+    ``_arrow_insert``."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.register(_ARROW_BATCH, _arrow_table(table, columns, json_lists, rows))
+    try:
+        yield sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
+    finally:
+        # In a transaction the error aborted, unregister fails too; that must not hide the
+        # error itself (a missing table is a SchemaError). The next register replaces it.
+        with contextlib.suppress(duckdb.TransactionException):
+            raw.unregister(_ARROW_BATCH)
+
+
+def _arrow_table(
+    table: sa.Table, columns: dict[str, list[Any]], json_lists: dict[str, Any], rows: slice
+) -> pa.Table:
+    arrays = []
+    for name, values in columns.items():
+        column = table.c[name]
+        array = pa.array(values[rows], json_lists.get(name) or _arrow_type(column))
+        if isinstance(column.type, UTCTimestamp):
+            array = array.cast(pa.timestamp("us"))
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
 def _arrow_insert(
     connection: Connection,
     table: sa.Table,
     columns: dict[str, list[Any]],
     json_lists: dict[str, Any],
 ) -> int:
-    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from the columns as registered Arrow
-    tables; DuckDB answers with the number of rows it added (conflicts excluded).
+    """``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` from the columns as a registered Arrow
+    table; DuckDB answers with the number of rows it added (conflicts excluded).
     ``json_lists`` names JSON columns passed as Arrow lists (with their type), which DuckDB
     turns into JSON text itself. A batch with much text goes in slices (see ``_slices``), all
     in the caller's transaction, so it stays atomic."""
@@ -139,8 +202,6 @@ def _arrow_insert(
         for c in table.columns
         if c.name not in json_lists and _arrow_type(c) == pa.string()
     ]
-    raw = connection.connection.driver_connection
-    assert raw is not None
     source = sa.table(_ARROW_BATCH, *(sa.column(c) for c in columns))
     selected = [
         sa.cast(source.c[name], sa.JSON()) if name in json_lists else source.c[name]
@@ -154,29 +215,10 @@ def _arrow_insert(
     )
     sql = str(statement.compile(dialect=connection.dialect))
     added = 0
-    try:
-        for rows in _slices(text_columns, len(next(iter(columns.values())))):
-            raw.register(_ARROW_BATCH, _arrow_table(table, columns, json_lists, rows))
+    for rows in _slices(text_columns, len(next(iter(columns.values())))):
+        with _registered(connection, table, columns, json_lists, rows):
             added += int(connection.exec_driver_sql(sql).scalar_one())
-    finally:
-        # In a transaction the error aborted, unregister fails too; that must not hide the
-        # error itself (a missing table is a SchemaError). The next register replaces it.
-        with contextlib.suppress(duckdb.TransactionException):
-            raw.unregister(_ARROW_BATCH)
     return added
-
-
-def _arrow_table(
-    table: sa.Table, columns: dict[str, list[Any]], json_lists: dict[str, Any], rows: slice
-) -> pa.Table:
-    arrays = []
-    for column in table.columns:
-        values = columns[column.name][rows]
-        array = pa.array(values, json_lists.get(column.name) or _arrow_type(column))
-        if isinstance(column.type, UTCTimestamp):
-            array = array.cast(pa.timestamp("us"))
-        arrays.append(array)
-    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
 def _slices(text_columns: list[list[str | None]], count: int) -> list[slice]:

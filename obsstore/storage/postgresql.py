@@ -4,6 +4,7 @@ an advisory lock around migrations, and COPY for bulk writes."""
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import psycopg
@@ -11,15 +12,28 @@ import sqlalchemy as sa
 from psycopg import postgres, pq
 from psycopg import sql as pgsql
 from psycopg.adapt import Dumper
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
+from obsstore.schema import spans
 from obsstore.sqltypes import dump_json
 from obsstore.storage.sql import SQLStorage
+from obsstore.storage.traces_base import SpanKey
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
+# A database or role that does not exist, a wrong password, a connection pg_hba.conf refuses:
+# invalid_catalog_name, invalid_authorization_specification, invalid_password.
+_MISCONFIGURED_STATES = frozenset({"3D000", "28000", "28P01"})
+# A failed connection attempt carries no SQLSTATE (there is no server result, only libpq's
+# message), so the server's (English) messages of the same errors are recognised too; another
+# language's falls back to "unavailable".
+_MISCONFIGURED_MESSAGES = re.compile(
+    r'FATAL:  (database ".*" does not exist|role ".*" does not exist'
+    r"|password authentication failed|no pg_hba\.conf entry)"
+)
 # PostgreSQL type names of the column types obsstore's tables use, as binary COPY needs them.
 _COPY_TYPE_PREFIXES = {
     "VARCHAR": "varchar",
@@ -67,6 +81,31 @@ class PostgreSQLStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, psycopg.errors.UndefinedTable)
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        if not isinstance(error, psycopg.Error):
+            return False
+        if error.sqlstate is not None:
+            return error.sqlstate in _MISCONFIGURED_STATES
+        return _MISCONFIGURED_MESSAGES.search(str(error)) is not None
+
+    def _spans_by_key(self, keys: list[SpanKey], columns: list[str]) -> sa.Select[Any]:
+        # One index lookup per key, whatever the planner knows: a LATERAL subquery with a LIMIT
+        # is never flattened into a join, whose plan on a table not yet analysed (or as a
+        # generic plan) rescans the keys for every stored span: minutes for 40,000 keys.
+        wanted = (
+            sa.func.unnest(_text_array([t for t, _ in keys]), _text_array([p for _, p in keys]))
+            .table_valued("trace_id", "span_id")
+            .render_derived(name="wanted")
+        )
+        found = (
+            sa.select(*[spans.c[name] for name in columns])
+            .where(spans.c.trace_id == wanted.c.trace_id, spans.c.span_id == wanted.c.span_id)
+            .limit(1)
+            .lateral("found")
+        )
+        return sa.select(found).select_from(wanted).join(found, sa.true())
+
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
@@ -103,6 +142,10 @@ class PostgreSQLStorage(SQLStorage):
         ).rowcount
         connection.execute(sa.delete(staged))
         return int(inserted)
+
+
+def _text_array(values: list[str]) -> Any:
+    return sa.bindparam(None, values, type_=ARRAY(sa.Text()), unique=True)
 
 
 class _JsonbTextDumper(Dumper):

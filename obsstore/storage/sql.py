@@ -20,7 +20,12 @@ from sqlalchemy.engine import URL, Connection, Engine
 
 from obsstore import migrate, registry
 from obsstore.config import Settings, load_settings
-from obsstore.errors import ObsstoreError, SchemaError, StorageUnavailableError
+from obsstore.errors import (
+    ConfigurationError,
+    ObsstoreError,
+    SchemaError,
+    StorageUnavailableError,
+)
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
@@ -34,6 +39,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metrics, spans
 from obsstore.sqlfuncs import (
+    any_of,
     code_point,
     float_sum,
     label_entries,
@@ -75,7 +81,7 @@ def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
 
 
 def _equal_or_in(column: sa.ColumnElement[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-    return column == values[0] if len(values) == 1 else column.in_(values)
+    return column == values[0] if len(values) == 1 else any_of(column, values)
 
 
 def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> list[Any]:
@@ -156,6 +162,12 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return False
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        """Whether a driver error means the URL names something that is not there or not a
+        database (a missing database or role, a file of another kind): retrying cannot help."""
+        return False
+
     @abstractmethod
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
@@ -191,6 +203,10 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
 
     def _raise_typed(self, cause: BaseException, error: Exception, *, invalidated: bool) -> None:
         where = self.url.render_as_string(hide_password=True)
+        if self.is_misconfigured(cause):
+            raise ConfigurationError(
+                f"{self.kind} database {where}: {cause} (check the database URL)"
+            ) from error
         if invalidated or self.is_unavailable(cause):
             raise StorageUnavailableError(f"{self.kind} database {where}: {cause}") from error
         if self.is_missing_schema(cause):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from obsstore.models._fields import utc_now
+from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import Pagination
 from obsstore.models.traces import (
+    SPAN_JSON_FIELDS,
     TRACE_EQUALITY_FILTERS,
     SpanRecord,
     SpanUpdate,
@@ -22,7 +24,7 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.schema import spans
-from obsstore.sqlfuncs import json_array_contains_all, json_scalar_equals
+from obsstore.sqlfuncs import any_of, any_pair_of, json_array_contains_all, json_scalar_equals
 from obsstore.storage.bulk import span_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
@@ -31,6 +33,12 @@ s = spans.c
 _SPAN_FIELDS = [c.name for c in spans.columns]
 # Columns an update may set: everything but the key and the creation time.
 _UPDATABLE = [c for c in _SPAN_FIELDS if c not in ("trace_id", "span_id", "created_at")]
+_stored_span = trusted_builder(SpanRecord)  # rows obsstore wrote are valid spans
+# JSON columns, which a span's validation does not need when an update leaves them alone.
+_PAYLOADS = frozenset((*SPAN_JSON_FIELDS, "tags"))
+# Span keys looked up per statement, at two bound parameters each: far below every driver's
+# limit on parameters (32,766 on SQLite, 65,535 on PostgreSQL).
+_KEYS_PER_STATEMENT = 2000
 
 
 def span_from_row(row: sa.Row[Any], model: type[SpanRecord] = SpanRecord, **extra: Any) -> Any:
@@ -94,12 +102,24 @@ class SQLTraces(TraceStorage):
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int: ...
 
-    def _stored_spans(self, connection: Connection, keys: set[SpanKey]) -> Iterator[SpanRecord]:
-        trace_ids = sorted({trace_id for trace_id, _ in keys})
-        rows = connection.execute(sa.select(spans).where(s.trace_id.in_(trace_ids)))
-        for row in rows:
-            if (row.trace_id, row.span_id) in keys:
-                yield span_from_row(row)
+    def _stored_spans(
+        self, connection: Connection, keys: list[SpanKey], columns: list[str]
+    ) -> dict[SpanKey, SpanRecord]:
+        """The stored spans among ``keys``, looked up by key (never a whole trace), with only
+        ``columns`` read (the others are None)."""
+        unread = {name: None for name in _SPAN_FIELDS if name not in columns}
+        found: dict[SpanKey, SpanRecord] = {}
+        for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+            query = self._spans_by_key(keys[start : start + _KEYS_PER_STATEMENT], columns)
+            for row in connection.execute(query):
+                span = _stored_span({**unread, **row._mapping})
+                found[span.key] = span
+        return found
+
+    def _spans_by_key(self, keys: list[SpanKey], columns: list[str]) -> sa.Select[Any]:
+        """A query of ``columns`` of the stored spans among ``keys`` (a chunk of them)."""
+        selected = [s[name] for name in columns]
+        return sa.select(*selected).where(any_pair_of(s.trace_id, s.span_id, keys))
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
         columns = span_columns(batch, utc_now(), epoch_us=self.bulk_epoch_timestamps)
@@ -108,24 +128,33 @@ class SQLTraces(TraceStorage):
 
     def _update_spans(self, updates: list[SpanUpdate]) -> int:
         now = utc_now()
+        # Only the columns some update sets are written; they, and every column a span's
+        # validation needs (all but the JSON payloads), are read.
+        fields = {field for update in updates for field in update.changes()}
+        written = [name for name in _UPDATABLE if name in fields or name == "updated_at"]
+        read = [name for name in _SPAN_FIELDS if name not in _PAYLOADS or name in fields]
         with self._writing() as connection:
-            stored = {
-                span.key: span for span in self._stored_spans(connection, {u.key for u in updates})
-            }
-            changed = apply_updates(stored, updates)
-            statement = (
-                sa.update(spans)
-                .where(s.trace_id == sa.bindparam("key_trace"))
-                .where(s.span_id == sa.bindparam("key_span"))
-                .values({name: sa.bindparam(name, type_=s[name].type) for name in _UPDATABLE})
-            )
-            rows = []
-            for (trace_id, span_id), span in changed.items():
-                values = {name: getattr(span, name) for name in _UPDATABLE}
-                values.update(updated_at=now, key_trace=trace_id, key_span=span_id)
-                rows.append(values)
-            connection.execute(statement, rows)
+            keys = sorted({update.key for update in updates})
+            changed = apply_updates(self._stored_spans(connection, keys, read), updates)
+            self._write_span_updates(connection, list(changed.values()), written, now)
             return len(changed)
+
+    def _write_span_updates(
+        self, connection: Connection, changed: list[SpanRecord], columns: list[str], now: datetime
+    ) -> None:
+        """Write ``columns`` of the ``changed`` spans by key, ``updated_at`` set to ``now``."""
+        statement = (
+            sa.update(spans)
+            .where(s.trace_id == sa.bindparam("key_trace"))
+            .where(s.span_id == sa.bindparam("key_span"))
+            .values({name: sa.bindparam(name, type_=s[name].type) for name in columns})
+        )
+        rows = []
+        for span in changed:
+            values = {name: getattr(span, name) for name in columns}
+            values.update(updated_at=now, key_trace=span.trace_id, key_span=span.span_id)
+            rows.append(values)
+        connection.execute(statement, rows)
 
     def _get_span(self, trace_id: str, span_id: str) -> SpanRecord | None:
         query = sa.select(spans).where(s.trace_id == trace_id, s.span_id == span_id)
@@ -165,7 +194,7 @@ class SQLTraces(TraceStorage):
         return data, total
 
     def _delete_traces(self, trace_ids: list[str]) -> int:
-        doomed = s.trace_id.in_(trace_ids)
+        doomed = any_of(s.trace_id, trace_ids)
         with self._writing() as connection:
             count = connection.execute(
                 sa.select(sa.func.count()).select_from(spans).where(doomed)

@@ -113,6 +113,11 @@ class SQLiteStorage(SQLStorage):
     def is_missing_schema(cls, error: BaseException) -> bool:
         return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
 
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        # The URL names a file that is not a SQLite database (SQLITE_NOTADB).
+        return isinstance(error, sqlite3.DatabaseError) and "file is not a database" in str(error)
+
     def _bulk_insert(
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:

@@ -45,7 +45,8 @@ def apply_updates(
     result: dict[SpanKey, SpanRecord] = {}
     for update in updates:
         current = result.get(update.key) or stored[update.key]
-        merged = {**current.model_dump(exclude={"status"}), **update.changes()}
+        # The fields as they are (validation copies the JSON values it keeps).
+        merged = {**vars(current), **update.changes()}
         result[update.key] = SpanRecord.model_validate(merged)
     return result
 

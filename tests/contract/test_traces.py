@@ -403,3 +403,36 @@ def test_tracing_strategy_is_data(storage: ObservabilityStorage) -> None:
     strategy = storage.capabilities.tracing_strategy
     assert strategy.preferred in strategy.supported
     assert {"realtime", "batch-with-updates", "insert-only"} == set(strategy.supported)
+
+
+def test_updates_touch_only_the_spans_and_fields_they_name(storage: ObservabilityStorage) -> None:
+    # Span ids repeat across traces, and a batch spans several key lookups.
+    storage.batch_create_spans(
+        span(trace, f"s{i}", None if i == 0 else "s0", at=i, input={"i": i}, tags=[trace])
+        for trace in ("a", "b", "c")
+        for i in range(1500)
+    )
+    updates = [
+        SpanUpdate(trace_id=trace, span_id=f"s{i}", output=i)
+        for trace in ("a", "b")
+        for i in range(0, 1500, 2)
+    ]
+    updates.append(SpanUpdate(trace_id="a", span_id="s1", tags=["changed"], error="e"))
+    assert storage.batch_update_spans(updates) == 1501
+    for trace in ("a", "b", "c"):
+        got = storage.get_trace(trace)
+        assert got is not None
+        for i, stored in enumerate(got.spans):
+            named = trace != "c" and i % 2 == 0
+            assert stored.output == (i if named else None)
+            assert stored.input == {"i": i}
+            touched = named or (trace, i) == ("a", 1)
+            assert (stored.updated_at != stored.created_at) == touched
+            assert stored.tags == (["changed"] if (trace, i) == ("a", 1) else [trace])
+            assert stored.error == ("e" if (trace, i) == ("a", 1) else None)
+    missing = [SpanUpdate(trace_id="c", span_id=f"s{i}", output="x") for i in range(3000)]
+    with pytest.raises(NotFoundError) as info:
+        storage.batch_update_spans(missing)
+    assert info.value.missing == sorted(("c", f"s{i}") for i in range(1500, 3000))
+    c = storage.get_trace("c")
+    assert c is not None and all(s.output is None for s in c.spans)
