@@ -1,4 +1,4 @@
-"""Random span workloads on every SQL backend and on the memory reference: same answers.
+"""Random span workloads on every backend and on the plain reference model: same answers.
 
 Creates (with repeated keys), updates (some naming missing spans, some invalid), list_traces
 with random filters, orders and pages, and trace fetches, compared field by field (the
