@@ -34,7 +34,16 @@ scalars = st.one_of(
     st.sampled_from([0.0, 1.0, 2.5, -1.0]),
     st.sampled_from(["", "1", "x", "X"]),
 )
-metadata = st.dictionaries(st.sampled_from(["k", "n", 'q"k', "a.b"]), scalars, max_size=3)
+METADATA_KEYS = ["k", "n", 'q"k', "a.b"]
+# Equal-looking values of different JSON types, drawn often, so that metadata filters match
+# some roots and the typed rule shows: 1 matches 1.0, never True or "1".
+LOOKALIKES = [None, True, 1, 1.0, "1"]
+metadata = st.dictionaries(
+    st.sampled_from(METADATA_KEYS), st.one_of(st.sampled_from(LOOKALIKES), scalars), max_size=3
+)
+metadata_filters = st.dictionaries(
+    st.sampled_from(METADATA_KEYS), st.sampled_from(LOOKALIKES), max_size=1
+)
 
 
 @st.composite
@@ -89,7 +98,7 @@ def trace_filters(draw: st.DrawFn) -> dict[str, Any]:
     if 2 in kinds:
         chosen["tags"] = draw(st.lists(st.sampled_from(TAGS), max_size=2))
     if 3 in kinds:
-        chosen["metadata"] = draw(metadata)
+        chosen["metadata"] = draw(metadata_filters)
     if 4 in kinds:
         chosen["name"] = draw(st.sampled_from(["run", "step"]))
     if 5 in kinds:
@@ -150,6 +159,19 @@ def outcome(storage: ObservabilityStorage, operation: tuple[Any, ...]) -> Any:
         return ("invalid",)
 
 
+def metadata_lookups(storage: ObservabilityStorage) -> list[tuple[Any, ...]]:
+    """A listing per metadata key some root holds and per look-alike value: drawn filters
+    rarely match any root, and the typed comparison is where backends could differ."""
+    roots = storage.list_traces(pagination={"limit": 10_000}).data
+    keys = {key for root in roots if isinstance(root.metadata, dict) for key in root.metadata}
+    order = {"field": "started_at", "direction": "desc"}
+    return [
+        ("list", {"metadata": {key: value}}, {"limit": 10}, order)
+        for key in sorted(keys)
+        for value in LOOKALIKES
+    ]
+
+
 @settings(
     max_examples=int(os.environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "150")),
     deadline=None,
@@ -170,4 +192,6 @@ def test_span_backends_agree_with_the_reference(
     reference.dangerously_clear_all()
     candidate.dangerously_clear_all()
     for operation in [("create", seed), *operations]:
+        assert outcome(candidate, operation) == outcome(reference, operation), operation
+    for operation in metadata_lookups(reference):
         assert outcome(candidate, operation) == outcome(reference, operation), operation
