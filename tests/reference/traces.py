@@ -46,7 +46,7 @@ class ReferenceTraces(TraceStorage):
         return created
 
     def _update_spans(self, updates: list[SpanUpdate]) -> int:
-        missing = []
+        missing: list[tuple[str, ...]] = []
         for update in updates:
             key = (update.trace_id, update.span_id)
             if self._find(*key) is None and key not in missing:
