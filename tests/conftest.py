@@ -133,15 +133,15 @@ def sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
     return url_for(sql_backend, tmp_path, request)
 
 
-@pytest.fixture(params=SQL_BACKENDS)
+@pytest.fixture(params=BACKENDS)
 def reference_and_candidate(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[ObservabilityStorage, ObservabilityStorage]]:
-    """The memory reference and an initialised storage of each SQL backend, for differential
-    tests (which clear both at the start of every example)."""
-    with (
-        create_storage("memory") as reference,
-        create_storage(url_for(request.param, tmp_path, request)) as candidate,
-    ):
+    """The plain reference model (``tests/reference``) and an initialised storage of each
+    backend, memory included, for differential tests (which clear both at the start of every
+    example)."""
+    from tests.reference import ReferenceStorage
+
+    with create_storage(url_for(request.param, tmp_path, request)) as candidate:
         candidate.init()
-        yield reference, candidate
+        yield ReferenceStorage(), candidate
