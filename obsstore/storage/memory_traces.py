@@ -1,4 +1,4 @@
-"""Spans for the memory backend: the reference every SQL backend's traces are compared with."""
+"""Spans for the in-memory backend, kept per trace."""
 
 from __future__ import annotations
 

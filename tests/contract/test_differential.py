@@ -55,7 +55,7 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
         "labels": draw(labels),
         "service_name": draw(st.sampled_from(SERVICES)),
         "environment": draw(st.sampled_from([None, "prod", "dev"])),
-        "trace_id": draw(st.sampled_from([None, "t1", "t2"])),
+        "trace_id": draw(st.sampled_from([None, "t1", "t2", ""])),
     }
     if kind == "histogram" and draw(st.booleans()):
         record["bucket_boundaries"] = [0.1, 1.0, 10.0]

@@ -138,3 +138,12 @@ def test_float_values_round_trip_exactly(storage: MetricsStorage) -> None:
     storage.batch_record_metrics([point(f"f{i}", value=v) for i, v in enumerate(values)])
     stored = {r.id: r.value for r in storage.list_metrics().data}
     assert [stored[f"f{i}"] for i in range(len(values))] == [v + 0.0 for v in values]
+
+
+def test_empty_trace_and_span_ids_are_kept(storage: MetricsStorage) -> None:
+    # A batch whose ids are all empty or missing, then one with a real trace id.
+    storage.batch_record_metrics([point("x", trace_id=""), point("y", span_id="")])
+    storage.batch_record_metrics([point("z", trace_id="t")])
+    stored = {r.id: (r.trace_id, r.span_id) for r in storage.list_metrics().data}
+    assert stored == {"x": ("", None), "y": (None, ""), "z": ("t", None)}
+    assert storage.count_metrics({"trace_id": ""}) == 1
