@@ -7,7 +7,8 @@ obvious way: lists of records and loops over them."""
 
 from __future__ import annotations
 
-from obsstore.storage.base import Capabilities, ObservabilityStorage, StrategyInfo
+from obsstore.capabilities import Capabilities, StrategyInfo
+from obsstore.storage.base import ObservabilityStorage
 from tests.reference.metrics import ReferenceMetrics
 from tests.reference.traces import ReferenceTraces
 
