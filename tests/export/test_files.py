@@ -84,10 +84,15 @@ def test_filters_and_time_ranges(filled: ObservabilityStorage, tmp_path: Path) -
 def test_csv_reads_back_through_duckdb(filled: ObservabilityStorage, tmp_path: Path) -> None:
     path = tmp_path / "m.csv"
     export_metrics(filled, path, format="csv")
-    rows = duckdb.sql(
-        f"SELECT id, timestamp::TIMESTAMPTZ, name, type, value, labels, unit, histogram_count "
-        f"FROM read_csv('{path}', header=true, all_varchar=false) ORDER BY id"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT id, timestamp::TIMESTAMPTZ, name, type, value, labels, unit, histogram_count "
+            "FROM read_csv(?, header=true) ORDER BY id",
+            [str(path)],
+        )
+        .fetchall()
+    )
     points = sorted(filled.iter_metrics(), key=lambda r: r.id)
     assert [r[0] for r in rows] == [p.id for p in points]
     for row, point in zip(rows, points, strict=True):
@@ -101,10 +106,15 @@ def test_parquet_reads_back_through_duckdb(filled: ObservabilityStorage, tmp_pat
     path = tmp_path / "m.parquet"
     stats = export_metrics(filled, path, format="parquet", batch_size=7)
     assert stats.metrics == 60
-    rows = duckdb.sql(
-        f"SELECT id, timestamp, value, labels, bucket_boundaries, bucket_counts, start_timestamp, "
-        f"histogram_min FROM read_parquet('{path}') ORDER BY id"
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT id, timestamp, value, labels, bucket_boundaries, bucket_counts, "
+            "start_timestamp, histogram_min FROM read_parquet(?) ORDER BY id",
+            [str(path)],
+        )
+        .fetchall()
+    )
     points = sorted(filled.iter_metrics(), key=lambda r: r.id)
     assert len(rows) == 60
     for row, point in zip(rows, points, strict=True):

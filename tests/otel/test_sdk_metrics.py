@@ -245,5 +245,12 @@ def test_exponential_conversion_keeps_negative_zero_and_positive_buckets() -> No
     bounds, counts = exponential_to_explicit(point)
     assert sum(counts) == 10 and len(counts) == len(bounds) + 1
     assert bounds[0] == -8.0 and bounds[-1] == 4.0
-    assert dict(zip(bounds, counts, strict=False)) == {-8.0: 0, -4.0: 3, -2.0: 2, 0.0: 1, 2.0: 1, 4.0: 3}
+    assert dict(zip(bounds, counts, strict=False)) == {
+        -8.0: 0,
+        -4.0: 3,
+        -2.0: 2,
+        0.0: 1,
+        2.0: 1,
+        4.0: 3,
+    }
     assert counts[-1] == 0
