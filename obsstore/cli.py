@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from obsstore import migrate
 from obsstore.errors import ObsstoreError
+from obsstore.export.commands import add_commands as add_data_commands
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="exit 1 unless the schema is at head")
     for command in commands.choices.values():
         command.add_argument("--url", help="SQLAlchemy URL (overrides the environment)")
+    add_data_commands(commands)  # export, import, copy, serve (obsstore/export/commands.py)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     try:
         with migrate.migration_connection(args.url) as connection:
             if args.command == "migrate":
