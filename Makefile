@@ -18,6 +18,7 @@ demo: $(INSTALLED)
 ## test: lint, type-check and run the whole suite (PostgreSQL included)
 test: $(INSTALLED)
 	scripts/ensure-postgres.sh
+	scripts/ensure-tools.sh
 	$(MAKE) lint typecheck unit
 
 lint: $(INSTALLED)

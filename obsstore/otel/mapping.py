@@ -17,9 +17,9 @@ Metrics (see README "OpenTelemetry"):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -41,13 +41,6 @@ ENVIRONMENT_KEYS = ("deployment.environment.name", "deployment.environment")
 def ns_to_datetime(ns: int) -> datetime:
     """A UTC datetime of nanoseconds since the epoch, truncated to microseconds."""
     return from_epoch_us(ns // 1000) if ns > 0 else EPOCH
-
-
-def datetime_to_ns(moment: datetime) -> int:
-    return (moment - EPOCH) // _ONE_US * 1000
-
-
-_ONE_US = from_epoch_us(1) - EPOCH
 
 
 def attribute_text(value: Any) -> str:
@@ -85,9 +78,12 @@ def labels_of(attributes: Mapping[str, Any]) -> dict[str, str]:
     return labels
 
 
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def _printable(text: str) -> str:
     # Control characters are not storable: replaced with U+FFFD, as the text is a label.
-    return "".join(c if c.isprintable() or c == " " else "\ufffd" for c in text)
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def resource_fields(resource: Mapping[str, Any]) -> dict[str, str | None]:
@@ -103,15 +99,13 @@ def resource_fields(resource: Mapping[str, Any]) -> dict[str, str | None]:
 def point_id(stream: Stream, point: Point) -> str:
     """The same stream and interval always give the same id (a UUID-shaped SHA-256 prefix)."""
     identity = [
-        sorted((k, attribute_text(v)) for k, v in stream.resource.items()),
-        stream.scope_name,
-        stream.scope_version,
-        stream.name,
         sorted((k, attribute_text(v)) for k, v in point.attributes.items()),
         point.start_ns,
         point.time_ns,
     ]
-    digest = hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()
+    digest_of = stream.identity_hash.copy()
+    digest_of.update(json.dumps(identity, separators=(",", ":")).encode())
+    digest = digest_of.hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
@@ -134,7 +128,7 @@ def to_record(stream: Stream, point: Point) -> MetricRecord:
         "value": _finite(point.value),
         "labels": labels_of(point.attributes),
         "unit": stream.unit[:255] or None,
-        **resource_fields(stream.resource),
+        **stream.resource_fields,
     }
     if point.start_ns > 0 and point.start_ns <= point.time_ns and stream.kind != "gauge":
         fields["start_timestamp"] = ns_to_datetime(point.start_ns)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Kind = Literal["sum", "gauge", "histogram", "exponential_histogram"]
@@ -23,6 +26,25 @@ class Stream:
     resource: Mapping[str, Any] = field(default_factory=dict)
     scope_name: str = ""
     scope_version: str = ""
+
+    @cached_property
+    def identity_hash(self) -> Any:
+        """SHA-256 fed with what identifies the stream; point ids continue from a copy."""
+        from obsstore.otel.mapping import attribute_text
+
+        identity = [
+            sorted((k, attribute_text(v)) for k, v in self.resource.items()),
+            self.scope_name,
+            self.scope_version,
+            self.name,
+        ]
+        return hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode() + b"\n")
+
+    @cached_property
+    def resource_fields(self) -> dict[str, str | None]:
+        from obsstore.otel.mapping import resource_fields
+
+        return resource_fields(self.resource)
 
 
 @dataclass(frozen=True)

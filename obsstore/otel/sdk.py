@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opentelemetry.sdk.metrics import (
@@ -78,7 +78,7 @@ class ObsstoreMetricExporter(MetricExporter):
             else:
                 self.target.batch_record_metrics(records)
         except Exception:
-            log.exception("obsstore: exporting %s metric points failed", "the")
+            log.exception("obsstore: exporting metric points failed")
             return MetricExportResult.FAILURE
         return MetricExportResult.SUCCESS
 
@@ -216,7 +216,3 @@ def sdk_span_parts(span: ReadableSpan) -> SpanParts:
         scope_version=(scope.version or "") if scope is not None else "",
         trace_state=str(context.trace_state.to_header()) if context.trace_state else "",
     )
-
-
-def _mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
-    return dict(value or {})
