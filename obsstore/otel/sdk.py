@@ -83,10 +83,21 @@ class ObsstoreMetricExporter(MetricExporter):
         return MetricExportResult.SUCCESS
 
     def _records(self, data: MetricsData) -> Iterator[MetricRecord]:
+        skipped = 0
         for stream, point in sdk_points(data):
             converted = self._converter.convert(stream, point)
-            if converted is not None:
+            if converted is None:
+                continue
+            try:
                 yield to_record(stream, converted)
+            except ValueError as exc:  # pydantic's ValidationError included
+                skipped += 1
+                reason = str(exc).splitlines()[0]
+        if skipped:
+            # One point obsstore cannot store (a name too long, say) must not cost the rest.
+            log.warning(
+                "obsstore: skipped %d metric points that cannot be stored: %s", skipped, reason
+            )
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         if isinstance(self.target, MetricsWriter):
@@ -175,8 +186,14 @@ class ObsstoreSpanExporter(SpanExporter):
         self.storage = storage
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        records = []
+        for span in spans:
+            try:
+                records.append(to_span(sdk_span_parts(span)))
+            except ValueError as exc:  # one span that cannot be stored must not cost the rest
+                log.warning("obsstore: skipped span %r: %s", span.name, str(exc).splitlines()[0])
         try:
-            self.storage.batch_create_spans([to_span(sdk_span_parts(span)) for span in spans])
+            self.storage.batch_create_spans(records)
         except Exception:
             log.exception("obsstore: exporting %d spans failed", len(spans))
             return SpanExportResult.FAILURE
