@@ -19,6 +19,7 @@ demo: $(INSTALLED)
 ## PostgreSQL tests then run a second time, through a container (test-containers)
 test: $(INSTALLED)
 	VENV=$(VENV) scripts/ensure-postgres.sh
+	scripts/ensure-tools.sh
 	$(MAKE) lint typecheck unit
 	@case "$$(echo "$${CI:-}" | tr A-Z a-z)" in \
 	  1|true|yes) $(MAKE) test-containers ;; \

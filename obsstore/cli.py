@@ -15,6 +15,7 @@ import obsstore
 from obsstore import migrate
 from obsstore.config import resolve_target
 from obsstore.errors import ObsstoreError, StorageUnavailableError
+from obsstore.export.commands import add_commands as add_data_commands
 from obsstore.storage.migration import migration_connection
 
 EXIT_OK = 0
@@ -41,11 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("check", help="exit 0 at head, 1 behind (see the exit status below)")
     for command in commands.choices.values():
         command.add_argument("--url", help="SQLAlchemy URL (overrides the environment)")
+    add_data_commands(commands)  # export, import, copy, serve (obsstore/export/commands.py)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(args, "run"):
+        return int(args.run(args))
     try:
         return _run(args)
     except StorageUnavailableError as exc:

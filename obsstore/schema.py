@@ -69,6 +69,12 @@ metrics = sa.Table(
     sa.Column("span_id", varchar(255)),
     sa.Column("bucket_boundaries", json_document()),
     sa.Column("bucket_counts", json_document()),
+    # From 0003_otel_columns: what OpenTelemetry points carry beyond the value.
+    sa.Column("unit", varchar(255)),
+    sa.Column("start_timestamp", UTCTimestamp()),
+    sa.Column("histogram_count", sa.BigInteger()),
+    sa.Column("histogram_min", sa.Double()),
+    sa.Column("histogram_max", sa.Double()),
 )
 # B-tree indexes for name and time ranges, where the dialect profile has them.
 sa.Index(None, metrics.c.name, metrics.c.timestamp).ddl_if(callable_=_range_indexes)

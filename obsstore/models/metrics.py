@@ -57,6 +57,31 @@ class MetricRecord(MarksUnchecked):
     span_id: ResourceText | None = None
     bucket_boundaries: list[FiniteFloat] | None = None
     bucket_counts: list[BucketCount] | None = None
+    # What OpenTelemetry points carry beyond the value (all optional): the unit, the start of
+    # the interval the point covers (``timestamp`` is its end), and for a histogram the
+    # number, minimum and maximum of its observations.
+    unit: ResourceText | None = None
+    start_timestamp: UtcDatetime | None = None
+    histogram_count: BucketCount | None = None
+    histogram_min: FiniteFloat | None = None
+    histogram_max: FiniteFloat | None = None
+
+    @model_validator(mode="after")
+    def _check_interval_and_summary(self) -> MetricRecord:
+        if self.start_timestamp is not None and self.start_timestamp > self.timestamp:
+            raise ValueError("start_timestamp is after timestamp")
+        summary = (self.histogram_count, self.histogram_min, self.histogram_max)
+        if self.type is not MetricType.HISTOGRAM and summary != (None, None, None):
+            raise ValueError(
+                "histogram_count, histogram_min and histogram_max are only allowed on histograms"
+            )
+        if (
+            self.histogram_min is not None
+            and self.histogram_max is not None
+            and self.histogram_min > self.histogram_max
+        ):
+            raise ValueError("histogram_min is greater than histogram_max")
+        return self
 
     @model_validator(mode="after")
     def _check_buckets(self) -> MetricRecord:

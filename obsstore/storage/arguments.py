@@ -61,3 +61,14 @@ def check_batch(name: str, value: Any) -> list[Any]:
             f"{name} must be an iterable (such as a list), not {type(value).__name__}"
         )
     return value if isinstance(value, list) else list(value)
+
+
+MAX_BATCH_SIZE = 1_000_000
+
+
+def check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise InvalidArgumentError(f"batch_size must be an int, not {type(batch_size).__name__}")
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise InvalidArgumentError(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
+    return batch_size

@@ -7,7 +7,7 @@ where a model is expected."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, ClassVar, Literal
@@ -25,7 +25,13 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
-from obsstore.storage.arguments import as_model, check_limit, check_prefix, check_text
+from obsstore.storage.arguments import (
+    as_model,
+    check_batch_size,
+    check_limit,
+    check_prefix,
+    check_text,
+)
 from obsstore.storage.batches import first_of_each_key, validated_batch
 from obsstore.storage.traces_base import TraceStorage
 from obsstore.storage.write_checks import metric_records_look_sound
@@ -115,6 +121,16 @@ class MetricsStorage(ABC):
         )
         return MetricsPage.of(data, total, page)
 
+    def iter_metrics(
+        self, filters: MetricFilters | Mapping[str, Any] | None = None, batch_size: int = 10_000
+    ) -> Iterator[MetricRecord]:
+        """Every point matching ``filters``, ordered by (timestamp, id), read ``batch_size``
+        points at a time (a keyset cursor: memory stays bounded by one batch however many
+        points match). Arguments are checked at the call, before the first point is read."""
+        parsed = as_model(filters, MetricFilters)
+        size = check_batch_size(batch_size)
+        return self._iter_metrics(parsed, size)
+
     def count_metrics(self, filters: MetricFilters | Mapping[str, Any] | None = None) -> int:
         return self._count_metrics(as_model(filters, MetricFilters))
 
@@ -165,6 +181,10 @@ class MetricsStorage(ABC):
     def _list_metrics(
         self, filters: MetricFilters, pagination: Pagination, order_by: OrderBy
     ) -> tuple[list[MetricRecord], int]: ...
+
+    @abstractmethod
+    def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]:
+        """Matching points by (timestamp, id), fetched ``batch_size`` at a time."""
 
     @abstractmethod
     def _count_metrics(self, filters: MetricFilters) -> int: ...

@@ -123,9 +123,23 @@ def metric_columns(
         "span_id": list(map(attrgetter("span_id"), records)),
         "bucket_boundaries": bucket_bounds_json(records),
         "bucket_counts": counts if not counts_as_json else list(map(_dump_or_none, counts)),
+        **_otel_columns(records, epoch_us=epoch_us),
     }
     assert list(columns) == COLUMNS
     return columns
+
+
+def _otel_columns(records: list[MetricRecord], *, epoch_us: bool) -> dict[str, list[Any]]:
+    starts: list[Any] = list(map(attrgetter("start_timestamp"), records))
+    if epoch_us:
+        starts = list(map(_epoch_us, starts))
+    return {
+        "unit": list(map(attrgetter("unit"), records)),
+        "start_timestamp": starts,
+        "histogram_count": list(map(attrgetter("histogram_count"), records)),
+        "histogram_min": list(map(attrgetter("histogram_min"), records)),
+        "histogram_max": list(map(attrgetter("histogram_max"), records)),
+    }
 
 
 def _epoch_us(moment: datetime | None) -> int | None:

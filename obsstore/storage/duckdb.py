@@ -147,6 +147,8 @@ def _arrow_type(column: sa.Column[Any]) -> Any:
         return pa.float64()
     if isinstance(column.type, sa.Boolean):
         return pa.bool_()
+    if isinstance(column.type, sa.BigInteger):
+        return pa.int64()
     return pa.string()  # text, and JSON as text
 
 

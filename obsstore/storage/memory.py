@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, chain, compress, repeat
 from operator import attrgetter, floordiv, is_not, mod, sub
 from typing import Any
@@ -41,6 +41,8 @@ _NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labe
 _ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
 _SERVICE, _TRACE, _SPAN = attrgetter("service_name"), attrgetter("trace_id"), attrgetter("span_id")
 _BOUNDS, _COUNTS = attrgetter("bucket_boundaries"), attrgetter("bucket_counts")
+_OTEL = attrgetter("unit", "start_timestamp", "histogram_count", "histogram_min", "histogram_max")
+_NO_OTEL = (None, None, None, None, None)
 
 
 def _label_key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -135,6 +137,9 @@ class _Columns:
         self.bounds = array("I")
         self.counts_at = array("q")
         self.counts = array("q")
+        # OpenTelemetry extras by row (unit, start_timestamp, histogram count, min, max), for
+        # the points that carry any of them.
+        self.otel: dict[int, tuple[Any, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -147,6 +152,7 @@ class _Columns:
         for column in _ALL_ARRAY_COLUMNS:
             getattr(self, column).extend(getattr(rows, column))
         self.exemplars.update(rows.exemplars)
+        self.otel.update(rows.otel)
 
 
 class MemoryStorage(MemoryTraces, ObservabilityStorage):
@@ -226,6 +232,11 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
                 if trace is not None or span is not None:
                     rows.exemplars[offset] = (trace, span)
         self._new_buckets(rows, list(map(_BOUNDS, records)), list(map(_COUNTS, records)))
+        extras = list(map(_OTEL, records))
+        if extras.count(_NO_OTEL) != len(extras):
+            for offset, extra in enumerate(extras, len(cols)):
+                if extra != _NO_OTEL:
+                    rows.otel[offset] = extra
         return rows
 
     def _new_buckets(self, rows: _Columns, bounds: list[Any], counts: list[Any]) -> None:
@@ -260,6 +271,7 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
             source = getattr(old, column)
             setattr(new, column, array(source.typecode, map(source.__getitem__, keep)))
         new.exemplars = {j: old.exemplars[i] for j, i in enumerate(keep) if i in old.exemplars}
+        new.otel = {j: old.otel[i] for j, i in enumerate(keep) if i in old.otel}
         for i in keep:
             start, width = (
                 old.counts_at[i],
@@ -331,6 +343,7 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
         bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
         trace, span = cols.exemplars.get(i, _NO_EXEMPLAR)
         counts = None if start < 0 else cols.counts[start : start + len(bounds) + 1].tolist()
+        unit, started, count, low, high = cols.otel.get(i, _NO_OTEL)
         return _record(
             {
                 "id": cols.ids[i],
@@ -346,6 +359,11 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
                 "span_id": span,
                 "bucket_boundaries": None if bounds is None else list(bounds),
                 "bucket_counts": counts,
+                "unit": unit,
+                "start_timestamp": started,
+                "histogram_count": count,
+                "histogram_min": low,
+                "histogram_max": high,
             }
         )
 
@@ -368,6 +386,39 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
             select = heapq.nlargest if order_by.direction == "desc" else heapq.nsmallest
             page = select(wanted, rows, key=key)[pagination.offset :]
             return [self._record(i) for i in page], len(rows)
+
+    def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]:
+        # The matching rows in (timestamp, id) order, sorted once; a delete replaces the
+        # columns (renumbering rows), after which the rest is found again past the last key.
+        last: tuple[int, str] | None = None
+        cols: _Columns | None = None
+        order: list[int] = []
+        position = 0
+        while True:
+            with self._lock:
+                if cols is not self._cols:
+                    cols = self._cols
+                    order = self._ordered_rows(filters, last)
+                    position = 0
+                rows = order[position : position + batch_size]
+                position += len(rows)
+                batch = [self._record(i) for i in rows]
+                if rows:
+                    last = (cols.timestamp[rows[-1]], cols.ids[rows[-1]])
+            yield from batch
+            if len(rows) < batch_size:
+                return
+
+    def _ordered_rows(self, filters: MetricFilters, after: tuple[int, str] | None) -> list[int]:
+        cols = self._cols
+
+        def key(i: int) -> tuple[int, str]:
+            return (cols.timestamp[i], cols.ids[i])
+
+        rows = self._matching_rows(filters)
+        if after is not None:
+            rows = [i for i in rows if key(i) > after]
+        return sorted(rows, key=key)
 
     def _count_metrics(self, filters: MetricFilters) -> int:
         with self._lock:

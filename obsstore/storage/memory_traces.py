@@ -157,5 +157,19 @@ class MemoryTraces(TraceStorage):
         with self._spans_lock:
             return sum(len(self._traces.pop(t, {})) for t in trace_ids)
 
+    def _iter_spans(self, batch_size: int) -> Iterator[SpanRecord]:
+        # The keys as they stand at the first read, sorted once; each batch is read under the
+        # lock, and a span deleted meanwhile is skipped.
+        with self._spans_lock:
+            keys = sorted((t, sid) for t, by_id in self._traces.items() for sid in by_id)
+        for start in range(0, len(keys), batch_size):
+            with self._spans_lock:
+                batch = [
+                    span
+                    for t, sid in keys[start : start + batch_size]
+                    if (span := self._traces.get(t, {}).get(sid)) is not None
+                ]
+            yield from batch
+
 
 __all__ = ["MemoryTraces", "OpenLock", "SpanKey", "trace_matches"]

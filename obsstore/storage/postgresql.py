@@ -41,6 +41,7 @@ _COPY_TYPE_PREFIXES = {
     "DOUBLE PRECISION": "float8",
     "JSONB": "jsonb",
     "BOOLEAN": "bool",
+    "BIGINT": "int8",
 }
 
 

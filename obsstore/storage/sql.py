@@ -285,6 +285,29 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
             rows, total = fetch_page(connection, query, metrics, clauses, pagination)
         return [record_from_row(row) for row in rows], total
 
+    def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]:
+        # Keyset pagination on (timestamp, id): each batch is its own short read, so no
+        # transaction or server cursor stays open while the caller works through the points.
+        clauses = metric_filter_clauses(filters)
+        query = sa.select(metrics).order_by(m.timestamp, m.id).limit(batch_size)
+        after: list[sa.ColumnElement[bool]] = []
+        while True:
+            with self._reading() as connection:
+                batch = [
+                    record_from_row(row)
+                    for row in connection.execute(query.where(*clauses, *after))
+                ]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            last = batch[-1]
+            after = [
+                sa.or_(
+                    m.timestamp > last.timestamp,
+                    sa.and_(m.timestamp == last.timestamp, m.id > last.id),
+                )
+            ]
+
     def _count_metrics(self, filters: MetricFilters) -> int:
         query = (
             sa.select(sa.func.count()).select_from(metrics).where(*metric_filter_clauses(filters))

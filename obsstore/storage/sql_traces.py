@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -202,3 +203,21 @@ class SQLTraces(TraceStorage):
             if count:
                 connection.execute(sa.delete(spans).where(doomed))
             return int(count)
+
+    def _iter_spans(self, batch_size: int) -> Iterator[SpanRecord]:
+        # Keyset pagination on the primary key, one short read per batch.
+        query = sa.select(spans).order_by(s.trace_id, s.span_id).limit(batch_size)
+        after: list[sa.ColumnElement[bool]] = []
+        while True:
+            with self._reading() as connection:
+                batch = [span_from_row(row) for row in connection.execute(query.where(*after))]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            last = batch[-1]
+            after = [
+                sa.or_(
+                    s.trace_id > last.trace_id,
+                    sa.and_(s.trace_id == last.trace_id, s.span_id > last.span_id),
+                )
+            ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -21,7 +21,7 @@ from obsstore.models.traces import (
     TracesPage,
     TraceSummary,
 )
-from obsstore.storage.arguments import as_model, check_batch, check_text
+from obsstore.storage.arguments import as_model, check_batch, check_batch_size, check_text
 from obsstore.storage.batches import first_of_each_key, validated_batch
 from obsstore.storage.write_checks import spans_look_sound
 
@@ -94,6 +94,11 @@ class TraceStorage(ABC):
         )
         return TracesPage.of(data, total, page)
 
+    def iter_spans(self, batch_size: int = 1000) -> Iterator[SpanRecord]:
+        """Every stored span (orphans and running spans included), ordered by (trace_id,
+        span_id), read ``batch_size`` spans at a time: for exports and copies."""
+        return self._iter_spans(check_batch_size(batch_size))
+
     def batch_delete_traces(self, trace_ids: Iterable[str]) -> int:
         """Delete every span of the given traces; returns spans deleted. Unknown ids are fine."""
         ids = sorted({check_text("trace_id", t) for t in check_batch("trace_ids", trace_ids)})
@@ -120,6 +125,10 @@ class TraceStorage(ABC):
 
     @abstractmethod
     def _delete_traces(self, trace_ids: list[str]) -> int: ...
+
+    @abstractmethod
+    def _iter_spans(self, batch_size: int) -> Iterator[SpanRecord]:
+        """Spans by (trace_id, span_id), fetched ``batch_size`` at a time."""
 
 
 def trace_sort_key(order_by: TraceOrderBy, span: SpanRecord) -> tuple[Any, ...]:

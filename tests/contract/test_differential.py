@@ -60,6 +60,16 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
     if kind == "histogram" and draw(st.booleans()):
         record["bucket_boundaries"] = [0.1, 1.0, 10.0]
         record["bucket_counts"] = draw(st.lists(st.integers(0, 2**62), min_size=4, max_size=4))
+    if draw(st.booleans()):  # the OpenTelemetry fields
+        record["unit"] = draw(st.sampled_from(["ms", "1", "By", ""]))
+        record["start_timestamp"] = record["timestamp"] - timedelta(
+            seconds=draw(st.integers(0, 60))
+        )
+        if kind == "histogram":
+            low, high = sorted([draw(values), draw(values)])
+            record.update(
+                histogram_count=draw(st.integers(0, 2**62)), histogram_min=low, histogram_max=high
+            )
     return record
 
 
@@ -130,6 +140,7 @@ queries = st.lists(
         ),
         st.tuples(st.just("count"), filters()),
         st.tuples(st.just("delete"), filters()),
+        st.tuples(st.just("iter"), filters(), st.sampled_from([1, 3, 10_000])),
         st.tuples(st.just("aggregate"), aggregations(), filters()),
         st.tuples(
             st.just("names"),
@@ -173,6 +184,8 @@ def answer(storage: MetricsStorage, query: tuple[Any, ...]) -> Any:
             return storage.delete_metrics(args[0])
         except InvalidArgumentError:
             return "needs a filter"
+    if kind == "iter":
+        return list(storage.iter_metrics(args[0], batch_size=args[1]))
     if kind == "aggregate":
         return storage.aggregate_metrics(args[0], args[1])
     if kind == "names":

@@ -3,6 +3,7 @@ loop over it, written to be read against the README's Traces section."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -120,6 +121,9 @@ class ReferenceTraces(TraceStorage):
         ordered = sorted(summaries, key=sort_key, reverse=order_by.direction == "desc")
         page = ordered[pagination.offset : pagination.offset + pagination.limit]
         return page, len(summaries)
+
+    def _iter_spans(self, batch_size: int) -> Iterator[SpanRecord]:
+        return iter(sorted(self.spans, key=lambda span: (span.trace_id, span.span_id)))
 
     def _delete_traces(self, trace_ids: list[str]) -> int:
         kept = [span for span in self.spans if span.trace_id not in trace_ids]

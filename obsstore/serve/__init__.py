@@ -1,0 +1,2 @@
+"""Receivers: OTLP/HTTP into obsstore (``obsstore serve otlp``); Prometheus scraping lives in
+``obsstore.prometheus``."""
