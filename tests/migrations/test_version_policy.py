@@ -74,7 +74,7 @@ def test_points_written_at_every_revision_survive_upgrades(sql_url: str) -> None
         with migration_connection(sql_url) as connection:
             migrate.run(connection, "upgrade", revision)
         # Written as the code of that revision wrote them: only the columns it had.
-        with migrate.migration_connection(sql_url) as connection:
+        with migration_connection(sql_url) as connection:
             present = set(connection.execute(sa.text("SELECT * FROM obsstore_metrics")).keys())
             table = sa.Table(
                 "obsstore_metrics",
