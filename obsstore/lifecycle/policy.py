@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -64,7 +65,7 @@ class RetentionPolicy(BaseModel):
     def _check_levels(self) -> RetentionPolicy:
         levels = sorted(self.rollups, key=lambda level: level.interval)
         object.__setattr__(self, "rollups", levels)
-        for finer, coarser in zip(levels, levels[1:], strict=False):
+        for finer, coarser in pairwise(levels):
             if finer.interval == coarser.interval:
                 raise ValueError(f"two rollup levels have the interval {finer.interval}")
             if coarser.interval % finer.interval:

@@ -51,7 +51,8 @@ def quantile(
     interpolated linearly. Each rank's value is its bin's representative, clamped to the
     known minimum and maximum (``low``, ``high``), so the answer is within 1 % of the exact
     one (of the larger magnitude of the two ranks' values, should they differ in sign)."""
-    items = sorted(bins.items() if isinstance(bins, Mapping) else bins, key=_order)
+    pairs: Iterable[tuple[int, int]] = bins.items() if isinstance(bins, Mapping) else bins
+    items = sorted(pairs, key=_order)
     total = sum(count for _, count in items)
     if total == 0:
         return None

@@ -27,6 +27,7 @@ from obsstore.models import (
 )
 from obsstore.storage.arguments import as_model, check_limit, check_prefix, check_text
 from obsstore.storage.batches import first_of_each_key, validated_batch
+from obsstore.storage.rollups_base import RollupStorage
 from obsstore.storage.traces_base import TraceStorage
 
 MetricsStrategy = Literal["realtime", "batch"]
@@ -41,7 +42,7 @@ def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[
     return validated_batch(records, MetricRecord, _records_adapter)
 
 
-class MetricsStorage(ABC):
+class MetricsStorage(RollupStorage, ABC):
     """One storage for observability data. Use it as a context manager, or call ``close()``."""
 
     kind: ClassVar[str]
@@ -120,10 +121,10 @@ class MetricsStorage(ABC):
         bucket start, each in code-point order with missing group values first."""
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
-        points = self._aggregate_metrics(
+        points, ordered = self._aggregate_by_source(
             as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
         )
-        if not self.aggregates_sorted:
+        if not ordered:
             points.sort(key=aggregate_sort_key)
         return points
 

@@ -12,6 +12,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from obsstore.config import Settings
+from obsstore.lifecycle import sketch
+from obsstore.lifecycle.series import series_key
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.sql import SQLStorage
@@ -63,6 +65,9 @@ def _on_connect(dbapi_connection: sqlite3.Connection, *, memory: bool) -> None:
     # typeshed's aggregate protocol is narrower than what sqlite3 accepts (floats, text).
     dbapi_connection.create_aggregate("obsstore_percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
     dbapi_connection.create_aggregate("obsstore_last", 3, _Last)  # type: ignore[arg-type]
+    # Rollups (obsstore/lifecycle): the series key and the quantile-sketch bin of a point.
+    dbapi_connection.create_function("obsstore_series_key", 6, series_key, deterministic=True)
+    dbapi_connection.create_function("obsstore_sketch_bin", 1, sketch.bin_of, deterministic=True)
 
 
 def _on_begin(connection: Connection) -> None:
