@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from obsstore import migrate
 from obsstore.errors import ObsstoreError
+from obsstore.lifecycle import commands as lifecycle
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", help='a revision id, or "base" to remove every table')
     commands.add_parser("current", help="print the database's revision and the code's head")
     commands.add_parser("check", help="exit 1 unless the schema is at head")
+    lifecycle.add_commands(commands)
     for command in commands.choices.values():
         command.add_argument("--url", help="SQLAlchemy URL (overrides the environment)")
     return parser
@@ -30,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in lifecycle.COMMANDS:
+        return lifecycle.run(args)
     try:
         with migrate.migration_connection(args.url) as connection:
             if args.command == "migrate":

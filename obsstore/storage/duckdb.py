@@ -106,6 +106,13 @@ class DuckDBStorage(SQLStorage):
     ) -> int:
         return _arrow_insert(connection, table, columns, {})
 
+    def _reclaim_space(self) -> None:
+        # A checkpoint writes the WAL into the file and frees the blocks deleted rows held.
+        with self._translate_errors(), self._write_lock, self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            raw.execute("CHECKPOINT")
+
 
 _COUNTS = pa.list_(pa.int64())
 

@@ -15,11 +15,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
+from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, spans
 from obsstore.sqltypes import dump_json
 from obsstore.storage.sql import SQLStorage
 
 # pg_advisory_xact_lock key shared by every obsstore migration ("obsstore" in ASCII).
 MIGRATION_LOCK_KEY = 0x6F6273_73746F7265
+# pg_advisory_xact_lock key taken by rollups and prunes (one key past the migrations').
+LIFECYCLE_LOCK_KEY = MIGRATION_LOCK_KEY + 1
 # PostgreSQL type names of the column types obsstore's tables use, as binary COPY needs them.
 _COPY_TYPE_PREFIXES = {
     "VARCHAR": "varchar",
@@ -58,6 +61,19 @@ class PostgreSQLStorage(SQLStorage):
     @classmethod
     def lock_for_migration(cls, connection: Connection) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+    def lock_for_lifecycle(self, connection: Connection) -> None:
+        # Two processes rolling up one bucket at once would both insert its rows.
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(LIFECYCLE_LOCK_KEY)))
+
+    def _reclaim_space(self) -> None:
+        # Autovacuum makes deleted rows' space reusable; VACUUM does it now (outside any
+        # transaction). Returning it to the filesystem would need VACUUM FULL, which locks.
+        with self._translate_errors(), self.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            for table in (metrics, spans, metric_rollups, metric_rollup_bins):
+                name = connection.dialect.identifier_preparer.format_table(table)
+                autocommit.exec_driver_sql(f"VACUUM {name}")
 
     @classmethod
     def is_unavailable(cls, error: BaseException) -> bool:

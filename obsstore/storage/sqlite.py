@@ -127,3 +127,16 @@ class SQLiteStorage(SQLStorage):
         sql = str(statement.compile(dialect=connection.dialect))
         rows = list(zip(*columns.values(), strict=True))
         return connection.exec_driver_sql(sql, rows).rowcount
+
+    def _reclaim_space(self) -> None:
+        # Freed pages stay in the file until a vacuum: incremental where the database was
+        # created with auto_vacuum=INCREMENTAL, a full VACUUM otherwise. Neither runs inside a
+        # transaction, so the driver connection runs it directly (it is in autocommit mode).
+        with self._translate_errors(), self._write_lock, self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            (mode,) = raw.execute("PRAGMA auto_vacuum").fetchone()
+            if mode == 2:
+                raw.execute("PRAGMA incremental_vacuum").fetchall()
+            else:
+                raw.execute("VACUUM")
