@@ -532,8 +532,11 @@ class sketch_bin(_Construct):
 compiles(sketch_bin)(_unsupported)
 
 
+# SQLite has ln() and ceil() in builds with math functions; the SQLite backend registers Python
+# ones where they are missing.
 @compiles(sketch_bin, "postgresql")
 @compiles(sketch_bin, "duckdb")
+@compiles(sketch_bin, "sqlite")
 def _sketch_bin_ln(element: sketch_bin, compiler: SQLCompiler, **kw: Any) -> str:
     v = compiler.process(element.value, **kw)
     ln_gamma = compiler.process(element.ln_gamma, **kw)
@@ -543,10 +546,3 @@ def _sketch_bin_ln(element: sketch_bin, compiler: SQLCompiler, **kw: Any) -> str
         f"WHEN {v} < 0 THEN -(CAST(ceil(ln(-({v})) / {ln_gamma}) AS BIGINT) + {offset}) "
         "ELSE 0 END)"
     )
-
-
-@compiles(sketch_bin, "sqlite")
-def _sketch_bin_sqlite(element: sketch_bin, compiler: SQLCompiler, **kw: Any) -> str:
-    # ln() exists only in SQLite builds with math functions: a registered Python function
-    # computes the same bin everywhere.
-    return f"obsstore_sketch_bin({compiler.process(element.value, **kw)})"

@@ -15,7 +15,7 @@ from obsstore.models import AggregatePoint, Aggregation, MetricFilters
 from obsstore.models._fields import ONE_MICROSECOND, from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.models.traces import SpanRecord
-from obsstore.storage.rollups_base import RollupStorage
+from obsstore.storage.rollups_base import RollupStorage, stale_ranges
 
 # (name, type, labels as items, organization_id, environment, service_name)
 Series = tuple[str, str, tuple[tuple[str, str], ...], str | None, str | None, str | None]
@@ -116,6 +116,18 @@ class MemoryRollups(RollupStorage):
             rows.update(fresh)
             self._raise(level, complete_until=end)
         return len(fresh)
+
+    def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
+        raw: dict[int, int] = {}
+        for timestamp, *_ in self._points_between(start, end):
+            bucket = floor_to(timestamp, level)
+            raw[bucket] = raw.get(bucket, 0) + 1
+        rolled: dict[int, int] = {}
+        with self._rollups_lock:
+            for (bucket, _), row in self._rollups.get(level, {}).items():
+                if start <= bucket < end:
+                    rolled[bucket] = rolled.get(bucket, 0) + row.count
+        return stale_ranges(raw, rolled, level)
 
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_rollups(

@@ -35,6 +35,7 @@ from obsstore.models._fields import from_epoch_us, to_epoch_us, to_utc, utc_now
 
 # No transaction deletes or recomputes more than about this many rows.
 BATCH_ROWS = 50_000
+BATCH_PAUSE_SECONDS = 0.002
 _US = timedelta(microseconds=1)
 
 
@@ -183,13 +184,17 @@ class RollupStorage(ABC):
                 start = end if oldest is None else oldest
             if since_us is not None:
                 start = min(start, since_us)
+            start = floor_to(start, step)
             ranges = [(start, end)]
-            if prune_until is not None and raw_floor is not None:
-                ranges.append((raw_floor, min(prune_until, end)))
-            elif prune_until is not None:
-                oldest = oldest if oldest is not None else self._oldest_point()
-                if oldest is not None:
-                    ranges.append((oldest, min(prune_until, end)))
+            if prune_until is not None:
+                # Buckets about to lose their raw points, below the range recomputed anyway:
+                # those whose point counts disagree with their rollups (points written late,
+                # or deleted, since) are recomputed now, while every raw point is there.
+                if raw_floor is None:
+                    oldest = oldest if oldest is not None else self._oldest_point()
+                low = raw_floor if raw_floor is not None else oldest
+                if low is not None:
+                    ranges += self._stale_ranges(step, floor_to(low, step), min(prune_until, start))
             for low, high in _merge(ranges):
                 # Never below the raw horizon (raw points there may be partly gone) nor below
                 # what this level has pruned.
@@ -260,6 +265,11 @@ class RollupStorage(ABC):
     def _oldest_point(self) -> int | None: ...
 
     @abstractmethod
+    def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
+        """Ranges of ``level``'s buckets in ``[start, end)`` whose stored point counts differ
+        from their raw points' (see ``stale_ranges``)."""
+
+    @abstractmethod
     def _rollup_level(self, level: int, start: int, end: int) -> int:
         """Recompute ``level``'s buckets in ``[start, end)`` (aligned) from raw points, in
         transactions of bounded size that each raise the watermark; rows written."""
@@ -288,6 +298,19 @@ class RollupStorage(ABC):
         """Return freed space to the filesystem where the backend needs asking."""
 
 
+def pause() -> None:
+    """Between two batch transactions: lets writers waiting on an in-process write lock (which
+    is not fair) take it, so a long prune never holds them off for more than one batch."""
+    time.sleep(BATCH_PAUSE_SECONDS)
+
+
+def stale_ranges(raw: dict[int, int], rolled: dict[int, int], level: int) -> list[tuple[int, int]]:
+    """Merged ranges of the buckets (starts, in microseconds) whose raw point count differs
+    from the count their rollup rows hold."""
+    stale = sorted(b for b in raw.keys() | rolled.keys() if raw.get(b, 0) != rolled.get(b, 0))
+    return _merge([(b, b + level) for b in stale])
+
+
 def _narrow(filters: MetricFilters, piece: Piece) -> MetricFilters:
     return filters.model_copy(
         update={
@@ -307,4 +330,4 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-__all__ = ["BATCH_ROWS", "RollupStorage", "as_policy", "ceil_to"]
+__all__ = ["BATCH_ROWS", "RollupStorage", "as_policy", "pause", "stale_ranges"]

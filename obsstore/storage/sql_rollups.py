@@ -32,7 +32,7 @@ from obsstore.sqlfuncs import (
     time_bucket,
 )
 from obsstore.sqltypes import from_database_timestamp
-from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage
+from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage, pause, stale_ranges
 
 m = metrics.c
 r = metric_rollups.c
@@ -121,11 +121,30 @@ class SQLRollups(RollupStorage):
     def _rollup_level(self, level: int, start: int, end: int) -> int:
         written = 0
         for low, high in self._chunks(level, start, end):
+            pause()
             with self._writing() as connection:
                 self.lock_for_lifecycle(connection)
                 written += self._recompute(connection, level, low, high)
                 self._raise_state(connection, level, "complete_until", high)
         return written
+
+    def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
+        width = timedelta(microseconds=level)
+        bucket = time_bucket(m.timestamp, width).label("bucket")
+        raw = (
+            sa.select(bucket, sa.func.count())
+            .where(m.timestamp >= _at(start), m.timestamp < _at(end))
+            .group_by(bucket)
+        )
+        rolled = (
+            sa.select(r.bucket, sa.func.sum(r["count"]))
+            .where(r.level_us == level, r.bucket >= _at(start), r.bucket < _at(end))
+            .group_by(r.bucket)
+        )
+        with self._reading() as connection:
+            raw_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(raw)}
+            rolled_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(rolled)}
+        return stale_ranges(raw_counts, rolled_counts, level)
 
     def _chunks(self, level: int, start: int, end: int) -> Iterator[tuple[int, int]]:
         """``[start, end)`` cut at level buckets into pieces of about BATCH_ROWS raw points
@@ -160,7 +179,6 @@ class SQLRollups(RollupStorage):
         )
         width = timedelta(microseconds=level)
         points = [m.timestamp >= _at(start), m.timestamp < _at(end)]
-        key = series_key(m.name, m.type, m.labels, m.organization_id, m.environment, m.service_name)
         level_value = sa.literal(level, sa.BigInteger()).label("level_us")
         series_columns = [
             m.name,
@@ -170,10 +188,11 @@ class SQLRollups(RollupStorage):
             m.environment,
             m.service_name,
         ]
+        # Points are grouped by their series columns; the series key is computed once per
+        # group (a rollup row or a sketch bin), not once per point.
         inner = (
             sa.select(
                 time_bucket(m.timestamp, width).label("bucket"),
-                key.label("series"),
                 *series_columns,
                 m.value,
                 m.timestamp,
@@ -183,19 +202,12 @@ class SQLRollups(RollupStorage):
             .subquery()
         )
         i = inner.c
-        keys = [
-            i.bucket,
-            i.series,
-            i.name,
-            i.type,
-            i.labels,
-            i.organization_id,
-            i.environment,
-            i.service_name,
-        ]
+        series = [i.name, i.type, i.labels, i.organization_id, i.environment, i.service_name]
         rows = sa.select(
             level_value,
-            *keys,
+            i.bucket,
+            series_key(*series),
+            *series,
             sa.func.count(),
             sa.func.sum(i.value),
             sa.func.min(i.value),
@@ -203,22 +215,25 @@ class SQLRollups(RollupStorage):
             last_value(i.value, i.timestamp, i.id),
             sa.func.max(i.timestamp),
             sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String()),
-        ).group_by(*keys)
+        ).group_by(i.bucket, *series)
         connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
         binned = (
             sa.select(
                 time_bucket(m.timestamp, width).label("bucket"),
-                key.label("series"),
+                *series_columns,
                 sketch_bin(m.value, sketch.LN_GAMMA, sketch.BIN_OFFSET).label("bin"),
             )
             .where(*points)
             .subquery()
         )
-        bin_keys = [binned.c.bucket, binned.c.series, binned.c.bin]
+        c = binned.c
+        bin_series = [c.name, c.type, c.labels, c.organization_id, c.environment, c.service_name]
         connection.execute(
             sa.insert(metric_rollup_bins).from_select(
                 ["level_us", "bucket", "series", "bin", "count"],
-                sa.select(level_value, *bin_keys, sa.func.count()).group_by(*bin_keys),
+                sa.select(
+                    level_value, c.bucket, series_key(*bin_series), c.bin, sa.func.count()
+                ).group_by(c.bucket, *bin_series, c.bin),
             )
         )
         written = connection.execute(
@@ -341,6 +356,7 @@ class SQLRollups(RollupStorage):
     def _delete_batches(self, statement: Callable[[], Any]) -> int:
         total = 0
         while True:
+            pause()
             with self._writing() as connection:
                 deleted = connection.execute(statement()).rowcount
             total += max(deleted, 0)
@@ -351,6 +367,7 @@ class SQLRollups(RollupStorage):
         """Delete in bucket ranges of about BATCH_ROWS sketch bins (the larger table)."""
         total = 0
         while True:
+            pause()
             with self._writing() as connection:
                 self.lock_for_lifecycle(connection)
                 cut = self._bucket_cut(connection, level, before)
@@ -391,6 +408,7 @@ class SQLRollups(RollupStorage):
     def _delete_traces_before(self, before: int) -> tuple[int, int]:
         traces = spans_deleted = 0
         while True:
+            pause()
             with self._writing() as connection:
                 ids = list(
                     connection.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from typing import Any
@@ -12,7 +13,6 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from obsstore.config import Settings
-from obsstore.lifecycle import sketch
 from obsstore.lifecycle.series import series_key
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
@@ -67,7 +67,17 @@ def _on_connect(dbapi_connection: sqlite3.Connection, *, memory: bool) -> None:
     dbapi_connection.create_aggregate("obsstore_last", 3, _Last)  # type: ignore[arg-type]
     # Rollups (obsstore/lifecycle): the series key and the quantile-sketch bin of a point.
     dbapi_connection.create_function("obsstore_series_key", 6, series_key, deterministic=True)
-    dbapi_connection.create_function("obsstore_sketch_bin", 1, sketch.bin_of, deterministic=True)
+    _ensure_math_functions(dbapi_connection)
+
+
+def _ensure_math_functions(dbapi_connection: sqlite3.Connection) -> None:
+    """ln() and ceil() (for sketch bins) exist in SQLite builds with math functions; on the
+    others the same functions are registered from Python."""
+    try:
+        dbapi_connection.execute("SELECT ln(1.0), ceil(1.5)").fetchall()
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("ln", 1, math.log, deterministic=True)
+        dbapi_connection.create_function("ceil", 1, math.ceil, deterministic=True)
 
 
 def _on_begin(connection: Connection) -> None:
