@@ -52,7 +52,14 @@ def plan(
     (``None``: one bucket) from ``source``. Every piece is aligned to the requested buckets,
     so each bucket comes whole from one source."""
     levels = sorted(
-        (level for level in states if level != RAW and (interval is None or interval % level == 0)),
+        (
+            level
+            for level, state in states.items()
+            # Rolled up at least once, and its buckets fit the requested ones.
+            if level != RAW
+            and state.complete_until is not None
+            and (interval is None or interval % level == 0)
+        ),
         reverse=True,  # coarsest first
     )
     if source == "raw":
