@@ -33,8 +33,9 @@ from obsstore.lifecycle.policy import PruneReport, RetentionPolicy, policy_from_
 from obsstore.models import AggregatePoint, Aggregation, MetricFilters
 from obsstore.models._fields import from_epoch_us, to_epoch_us, to_utc, utc_now
 
-# No transaction deletes or recomputes more than about this many rows.
-BATCH_ROWS = 50_000
+# No transaction deletes or recomputes more than about this many rows (well under the 50,000
+# the design allows: a SQLite writer waits for at most one such transaction).
+BATCH_ROWS = 20_000
 BATCH_PAUSE_SECONDS = 0.002
 _US = timedelta(microseconds=1)
 
