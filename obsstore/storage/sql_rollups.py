@@ -24,6 +24,7 @@ from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
+    code_point,
     label_value,
     labels_match,
     last_value,
@@ -245,6 +246,7 @@ class SQLRollups(RollupStorage):
     def _aggregate_rollups(
         self, level: int, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
+        from obsstore.storage.base import aggregate_sort_key
         from obsstore.storage.sql import _aggregate_points  # the raw path's row reader
 
         columns: list[Any] = [r.name.label("name")]
@@ -258,8 +260,10 @@ class SQLRollups(RollupStorage):
             to_datetime = from_database_timestamp(connection.dialect.name)
             if aggregation.type == "percentile":
                 rows = self._rollup_percentiles(connection, aggregation, columns, clauses)
-            else:
-                rows = self._rollup_values(connection, aggregation, columns, clauses)
+                points = _aggregate_points(rows, aggregation, to_datetime)
+                points.sort(key=aggregate_sort_key)
+                return points
+            rows = self._rollup_values(connection, aggregation, columns, clauses)
         return _aggregate_points(rows, aggregation, to_datetime)
 
     def _rollup_values(
@@ -282,8 +286,10 @@ class SQLRollups(RollupStorage):
             keys[1] = sa.type_coerce(i.bucket, sa.types.NullType())
         kind = aggregation.type
         value: Any
-        if kind in ("sum", "avg"):
-            value = sa.func.sum(i.sum)  # avg divides by the count below
+        if kind == "sum":
+            value = sa.func.sum(i.sum)
+        elif kind == "avg":
+            value = sa.func.sum(i.sum) / sa.cast(sa.func.sum(i["count"]), sa.Double())
         elif kind == "count":
             value = sa.func.sum(i["count"])
         elif kind == "min":
@@ -292,11 +298,13 @@ class SQLRollups(RollupStorage):
             value = sa.func.max(i.max)
         else:
             value = last_value(i.last_value, i.last_timestamp, i.last_id)
-        query = sa.select(*keys, value, sa.func.sum(i["count"])).group_by(*keys)
-        rows = connection.execute(query).all()
-        if kind == "avg":
-            return [(*row[:-2], float(row[-2]) / int(row[-1]), row[-1]) for row in rows]
-        return [tuple(row) for row in rows]
+        # In the contract's order, as the raw path returns it (see sql.py).
+        groups = keys[2:] if aggregation.interval is not None else keys[1:]
+        ordering = [keys[0], *(code_point(group).nulls_first() for group in groups)]
+        if aggregation.interval is not None:
+            ordering.append(keys[1])
+        query = sa.select(*keys, value, sa.func.sum(i["count"])).group_by(*keys).order_by(*ordering)
+        return list(connection.execute(query).all())
 
     def _rollup_percentiles(
         self,
