@@ -9,7 +9,7 @@ the database and read the quantile from those few rows in Python."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -356,20 +356,31 @@ class SQLRollups(RollupStorage):
 
     # --- deletes -------------------------------------------------------------------------
     def _delete_points_before(self, before: int) -> int:
-        batch = sa.select(m.id).where(m.timestamp < _at(before)).limit(BATCH_ROWS)
-        return self._delete_batches(
-            lambda: sa.delete(metrics).where(m.id.in_(batch.scalar_subquery()))
-        )
-
-    def _delete_batches(self, statement: Callable[[], Any]) -> int:
+        """Delete in time slices of about BATCH_ROWS points, oldest first: a range delete,
+        which every dialect runs from its timestamp index or zone maps."""
         total = 0
         while True:
             pause()
             with self._writing() as connection:
-                deleted = connection.execute(statement()).rowcount
-            total += max(deleted, 0)
-            if deleted < BATCH_ROWS:
-                return total
+                older = m.timestamp < _at(before)
+                first = connection.execute(sa.select(sa.func.min(m.timestamp)).where(older))
+                oldest = first.scalar_one()
+                if oldest is None:
+                    return total
+                cut = connection.execute(
+                    sa.select(m.timestamp)
+                    .where(older)
+                    .order_by(m.timestamp)
+                    .offset(BATCH_ROWS)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if cut is None:
+                    doomed = older
+                elif cut == oldest:  # more than a batch at one instant: that instant whole
+                    doomed = m.timestamp <= cut
+                else:
+                    doomed = m.timestamp < cut
+                total += max(connection.execute(sa.delete(metrics).where(doomed)).rowcount, 0)
 
     def _delete_rollups_before(self, level: int, before: int) -> int:
         """Delete in bucket ranges of about BATCH_ROWS sketch bins (the larger table)."""
