@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import venv
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
 
 from obsstore import create_storage
 from obsstore.models._fields import utc_now
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
@@ -53,3 +57,48 @@ def test_bad_setting_names_its_variable(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "OBSERVABILITY_METRICS_RETENTION_DAYS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_installed_wheel_rolls_up_and_prunes(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("obsstore-*.whl")
+    environment = tmp_path / "venv"
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    database = tmp_path / "wheel.db"
+    old = utc_now() - timedelta(days=200)
+    with create_storage(f"sqlite:///{database}") as storage:
+        storage.init()
+        storage.batch_record_metrics(
+            [{"id": f"p{i}", "timestamp": old, "name": "m", "value": 1.0} for i in range(10)]
+        )
+    env = {
+        **os.environ,
+        "OBSERVABILITY_METRICS_STORAGE": "sqlite",
+        "OBSERVABILITY_METRICS_DATABASE_URL": f"sqlite:///{database}",
+        "PYTHONPATH": "",
+    }
+    obsstore = str(environment / "bin" / "obsstore")
+    for args, expected in (
+        (["rollup"], "rollup rows written: 2"),
+        (["prune", "--dry-run"], "would delete: 10 raw points"),
+        (["prune"], "deleted: 10 raw points"),
+    ):
+        result = subprocess.run(
+            [obsstore, *args], env=env, capture_output=True, text=True, cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        assert expected in result.stdout
