@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -77,6 +77,10 @@ class SQLRollups(RollupStorage):
 
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Connection]: ...
+
+    # Raw points deleted per transaction, where a backend's deletes cost much more per row
+    # than its other writes (None: BATCH_ROWS).
+    delete_batch_rows: ClassVar[int | None] = None
 
     def lock_for_lifecycle(self, connection: Connection) -> None:
         """Serialise rollups and prunes of one database (writes already do where the
@@ -371,7 +375,7 @@ class SQLRollups(RollupStorage):
                     sa.select(m.timestamp)
                     .where(older)
                     .order_by(m.timestamp)
-                    .offset(BATCH_ROWS)
+                    .offset(self.delete_batch_rows or BATCH_ROWS)
                     .limit(1)
                 ).scalar_one_or_none()
                 if cut is None:

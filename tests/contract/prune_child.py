@@ -26,6 +26,8 @@ def main(url: str, batch: int) -> None:
     rollups_base.BATCH_ROWS = sql_rollups.BATCH_ROWS = batch
     sql_rollups.TRACE_BATCH = 5
     with create_storage(url) as storage:
+        if hasattr(storage, "delete_batch_rows"):
+            storage.delete_batch_rows = batch  # a backend's own delete batch size too
         delete_points = storage._delete_points_before
 
         def announced(before: int) -> int:
