@@ -10,6 +10,7 @@ from obsstore.errors import (
     StorageUnavailableError,
     ValidationError,
 )
+from obsstore.lifecycle import PruneReport, RetentionJob, RetentionPolicy, RollupLevel
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
@@ -57,6 +58,10 @@ __all__ = [
     "ObsstoreError",
     "OrderBy",
     "Pagination",
+    "PruneReport",
+    "RetentionJob",
+    "RetentionPolicy",
+    "RollupLevel",
     "SchemaError",
     "SpanRecord",
     "SpanUpdate",

@@ -16,6 +16,7 @@ from obsstore import migrate
 from obsstore.config import resolve_target
 from obsstore.errors import ObsstoreError, StorageUnavailableError
 from obsstore.export.commands import add_commands as add_data_commands
+from obsstore.lifecycle import commands as lifecycle
 from obsstore.storage.migration import migration_connection
 
 EXIT_OK = 0
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", help='a revision id, or "base" to remove every table')
     commands.add_parser("current", help="print the database's revision and the code's head")
     commands.add_parser("check", help="exit 0 at head, 1 behind (see the exit status below)")
+    lifecycle.add_commands(commands)
     for command in commands.choices.values():
         command.add_argument("--url", help="SQLAlchemy URL (overrides the environment)")
     add_data_commands(commands)  # export, import, copy, serve (obsstore/export/commands.py)
@@ -48,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in lifecycle.COMMANDS:
+        return lifecycle.run(args)
     if hasattr(args, "run"):
         return int(args.run(args))
     try:

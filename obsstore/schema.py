@@ -69,7 +69,7 @@ metrics = sa.Table(
     sa.Column("span_id", varchar(255)),
     sa.Column("bucket_boundaries", json_document()),
     sa.Column("bucket_counts", json_document()),
-    # From 0003_otel_columns: what OpenTelemetry points carry beyond the value.
+    # From 0004_otel_columns: what OpenTelemetry points carry beyond the value.
     sa.Column("unit", varchar(255)),
     sa.Column("start_timestamp", UTCTimestamp()),
     sa.Column("histogram_count", sa.BigInteger()),
@@ -112,3 +112,50 @@ sa.Index(
     spans.c.started_at,
     **_partial(spans.c.parent_span_id.is_(None)),
 ).ddl_if(callable_=_partial_indexes)
+
+# --- rollups (see obsstore/lifecycle): downsampled metrics, kept longer than raw points -------
+
+# One row per level (its interval in microseconds), bucket start and series: the series key is
+# a hash of name, type, labels, organization, environment and service, which are kept beside it
+# for filters and group_by.
+metric_rollups = sa.Table(
+    "obsstore_metric_rollups",
+    metadata,
+    sa.Column("level_us", sa.BigInteger(), primary_key=True),
+    sa.Column("bucket", UTCTimestamp(), primary_key=True),
+    sa.Column("series", varchar(64), primary_key=True),
+    sa.Column("name", varchar(255), nullable=False),
+    sa.Column("type", varchar(16), nullable=False),
+    sa.Column("labels", json_document(), nullable=False),
+    sa.Column("organization_id", varchar(255)),
+    sa.Column("environment", varchar(255)),
+    sa.Column("service_name", varchar(255)),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+    sa.Column("sum", sa.Double(), nullable=False),
+    sa.Column("min", sa.Double(), nullable=False),
+    sa.Column("max", sa.Double(), nullable=False),
+    sa.Column("last_value", sa.Double(), nullable=False),
+    sa.Column("last_timestamp", UTCTimestamp(), nullable=False),
+    sa.Column("last_id", varchar(128), nullable=False),
+)
+
+# The quantile sketch of each rollup row: its non-empty bins (see obsstore/lifecycle/sketch.py).
+metric_rollup_bins = sa.Table(
+    "obsstore_metric_rollup_bins",
+    metadata,
+    sa.Column("level_us", sa.BigInteger(), primary_key=True),
+    sa.Column("bucket", UTCTimestamp(), primary_key=True),
+    sa.Column("series", varchar(64), primary_key=True),
+    sa.Column("bin", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("count", sa.BigInteger(), nullable=False),
+)
+
+# Per level: every bucket starting before complete_until is materialised; rows before
+# pruned_before are deleted. Level 0 is the raw points (pruned_before: the raw horizon).
+rollup_state = sa.Table(
+    "obsstore_rollup_state",
+    metadata,
+    sa.Column("level_us", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("complete_until", UTCTimestamp()),
+    sa.Column("pruned_before", UTCTimestamp()),
+)

@@ -657,3 +657,95 @@ def _contains_all_sqlite(element: json_array_contains_all, compiler: SQLCompiler
         for item in element.items
     ]
     return "(" + " AND ".join(tests or ["1"]) + ")"
+
+
+# --- series_key(name, type, labels, organization, environment, service): a rollup series ------
+
+
+class series_key(_Construct):
+    """A hash naming one series of points: equal inputs give equal keys (labels compared as
+    the database holds their text, so one series may get two keys where its labels were
+    written in another key order; rollups stay correct, since reads regroup rows)."""
+
+    inherit_cache = True
+    _operands = (
+        "metric_name",
+        "metric_type",
+        "labels",
+        "organization_id",
+        "environment",
+        "service_name",
+    )
+    _traverse_internals = _internals(*_operands)
+    type = sa.String()
+
+    def __init__(self, *columns: ColumnElement[Any]) -> None:
+        for operand, column in zip(self._operands, columns, strict=True):
+            setattr(self, operand, column)
+
+
+compiles(series_key)(_unsupported)
+
+
+def _series_parts(element: series_key, compiler: SQLCompiler, kw: Any) -> list[str]:
+    return [compiler.process(getattr(element, name), **kw) for name in element._operands]
+
+
+def _md5_series(element: series_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # Unit separators between the parts (stored text has no control characters); a missing
+    # optional part is "-", a present one "+" and its text, so they never collide.
+    name, type_, labels, *optional = _series_parts(element, compiler, kw)
+    parts = [name, type_, f"CAST({labels} AS VARCHAR)"]
+    parts += [f"coalesce('+' || {part}, '-')" for part in optional]
+    return "md5(" + " || chr(31) || ".join(parts) + ")"
+
+
+compiles(series_key, "duckdb")(_md5_series)
+
+
+@compiles(series_key, "postgresql")
+def _series_key_pg(element: series_key, compiler: SQLCompiler, **kw: Any) -> str:
+    name, type_, labels, *optional = _series_parts(element, compiler, kw)
+    parts = [name, type_, f"CAST({labels} AS TEXT)"]
+    parts += [f"coalesce('+' || {part}, '-')" for part in optional]
+    return "md5(" + " || chr(31) || ".join(parts) + ")"
+
+
+@compiles(series_key, "sqlite")
+def _series_key_sqlite(element: series_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # A deterministic Python function the SQLite backend registers on every connection.
+    return "obsstore_series_key(" + ", ".join(_series_parts(element, compiler, kw)) + ")"
+
+
+# --- sketch_bin(value): the quantile-sketch bin of a value (obsstore/lifecycle/sketch.py) -----
+
+
+class sketch_bin(_Construct):
+    inherit_cache = True
+    _operands = ("value", "ln_gamma", "offset")
+    _traverse_internals = _internals(*_operands)
+    type = sa.Integer()
+
+    def __init__(self, value: ColumnElement[Any], ln_gamma: float, offset: int) -> None:
+        self.value = value
+        self.ln_gamma = _bind(ln_gamma, sa.Double())
+        self.offset = _bind(offset, sa.BigInteger())
+
+
+compiles(sketch_bin)(_unsupported)
+
+
+# SQLite has ln() and ceil() in builds with math functions; the SQLite backend registers Python
+# ones where they are missing.
+@compiles(sketch_bin, "postgresql")
+@compiles(sketch_bin, "duckdb")
+@compiles(sketch_bin, "sqlite")
+def _sketch_bin_ln(element: sketch_bin, compiler: SQLCompiler, **kw: Any) -> str:
+    v = compiler.process(element.value, **kw)
+    ln_gamma = compiler.process(element.ln_gamma, **kw)
+    offset = compiler.process(element.offset, **kw)
+    return (
+        f"(CASE WHEN {v} > 0 THEN CAST(ceil(ln({v}) / {ln_gamma}) AS BIGINT) + {offset} "
+        f"WHEN {v} < 0 THEN -(CAST(ceil(ln(-({v})) / {ln_gamma}) AS BIGINT) + {offset}) "
+        "ELSE 0 END)"
+    )

@@ -115,6 +115,9 @@ class Aggregation(BaseModel):
     group_by: Annotated[list[LabelKey], Field(max_length=MAX_GROUP_KEYS)] = Field(
         default_factory=list
     )
+    # Where the answer comes from: rollups where they are complete and raw points elsewhere
+    # ("auto"), or only one of them (see obsstore/lifecycle).
+    source: Literal["auto", "raw", "rollup"] = "auto"
 
     @field_validator("interval", mode="before")
     @classmethod

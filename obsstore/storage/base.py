@@ -33,6 +33,7 @@ from obsstore.storage.arguments import (
     check_text,
 )
 from obsstore.storage.batches import first_of_each_key, validated_batch
+from obsstore.storage.rollups_base import RollupStorage
 from obsstore.storage.traces_base import TraceStorage
 from obsstore.storage.write_checks import metric_records_look_sound
 
@@ -54,7 +55,7 @@ def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[
     )
 
 
-class MetricsStorage(ABC):
+class MetricsStorage(RollupStorage, ABC):
     """One storage for observability data. Use it as a context manager, or call ``close()``."""
 
     kind: ClassVar[str]
@@ -143,10 +144,10 @@ class MetricsStorage(ABC):
         bucket start, each in code-point order with missing group values first."""
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
-        points = self._aggregate_metrics(
+        points, ordered = self._aggregate_by_source(
             as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
         )
-        if not self.aggregates_sorted:
+        if not ordered:
             points.sort(key=aggregate_sort_key)
         return points
 

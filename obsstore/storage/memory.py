@@ -28,6 +28,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
+from obsstore.storage.memory_rollups import MemoryRollups, Series
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 
 _TYPES = list(MetricType)
@@ -155,12 +156,13 @@ class _Columns:
         self.otel.update(rows.otel)
 
 
-class MemoryStorage(MemoryTraces, ObservabilityStorage):
+class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
     kind = "memory"
     capabilities = registry.get("memory").capabilities
 
     def __init__(self) -> None:
         MemoryTraces.__init__(self)
+        MemoryRollups.__init__(self)
         self._lock = OpenLock()  # every read and write holds it, so each fails after close()
         self._empty()
 
@@ -178,11 +180,13 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
         with self._lock.closing():
             self._empty()  # the data is unreachable from now on: let it go
         self._close_spans()
+        self._close_rollups()
 
     def dangerously_clear_all(self) -> None:
         with self._lock:
             self._empty()
         self._clear_spans()
+        self._clear_rollups()
 
     # --- writes --------------------------------------------------------------------------
     def _insert_metrics(self, records: list[MetricRecord]) -> int:
@@ -497,6 +501,32 @@ class MemoryStorage(MemoryTraces, ObservabilityStorage):
             return cols.value[latest]
         assert aggregation.percentile is not None
         return percentile_cont(values, aggregation.percentile)
+
+    # --- for rollups ---------------------------------------------------------------------
+    def _points_between(self, start: int, end: int) -> list[tuple[int, str, float, Series]]:
+        with self._lock:
+            cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
+            return [
+                (
+                    cols.timestamp[i],
+                    cols.ids[i],
+                    cols.value[i],
+                    (
+                        strings[cols.name[i]],
+                        _TYPES[cols.type[i]].value,
+                        label_sets[cols.labels[i]],
+                        strings[cols.organization_id[i]],
+                        strings[cols.environment[i]],
+                        strings[cols.service_name[i]],
+                    ),
+                )
+                for i in range(len(cols))
+                if start <= cols.timestamp[i] < end
+            ]
+
+    def _traces_snapshot(self) -> dict[str, dict[str, Any]]:
+        with self._spans_lock:
+            return {trace_id: dict(spans) for trace_id, spans in self._traces.items()}
 
     # --- discovery -----------------------------------------------------------------------
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:

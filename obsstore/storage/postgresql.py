@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
-from obsstore.schema import spans
+from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, spans
 from obsstore.sqltypes import dump_json
 from obsstore.storage.sql import SQLStorage
 from obsstore.storage.traces_base import SpanKey
@@ -34,6 +34,8 @@ _MISCONFIGURED_MESSAGES = re.compile(
     r'FATAL:  (database ".*" does not exist|role ".*" does not exist'
     r"|password authentication failed|no pg_hba\.conf entry)"
 )
+# pg_advisory_xact_lock key taken by rollups and prunes (one key past the migrations').
+LIFECYCLE_LOCK_KEY = MIGRATION_LOCK_KEY + 1
 # PostgreSQL type names of the column types obsstore's tables use, as binary COPY needs them.
 _COPY_TYPE_PREFIXES = {
     "VARCHAR": "varchar",
@@ -73,6 +75,19 @@ class PostgreSQLStorage(SQLStorage):
     @classmethod
     def lock_for_migration(cls, connection: Connection) -> None:
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+
+    def lock_for_lifecycle(self, connection: Connection) -> None:
+        # Two processes rolling up one bucket at once would both insert its rows.
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(LIFECYCLE_LOCK_KEY)))
+
+    def _reclaim_space(self) -> None:
+        # Autovacuum makes deleted rows' space reusable; VACUUM does it now (outside any
+        # transaction). Returning it to the filesystem would need VACUUM FULL, which locks.
+        with self._translate_errors(), self.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            for table in (metrics, spans, metric_rollups, metric_rollup_bins):
+                name = connection.dialect.identifier_preparer.format_table(table)
+                autocommit.exec_driver_sql(f"VACUUM {name}")
 
     @classmethod
     def is_unavailable(cls, error: BaseException) -> bool:

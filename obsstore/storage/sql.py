@@ -37,7 +37,7 @@ from obsstore.models import (
 )
 from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
-from obsstore.schema import metrics, spans
+from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
     any_of,
     code_point,
@@ -54,6 +54,7 @@ from obsstore.storage import engines
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.paging import fetch_page
+from obsstore.storage.sql_rollups import SQLRollups
 from obsstore.storage.sql_traces import SQLTraces
 
 m = metrics.c
@@ -104,7 +105,7 @@ def record_from_row(row: sa.Row[Any]) -> MetricRecord:
     return _record(values)
 
 
-class SQLStorage(SQLTraces, ObservabilityStorage):
+class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
     """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
 
     # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware
@@ -254,6 +255,8 @@ class SQLStorage(SQLTraces, ObservabilityStorage):
         with self._writing() as connection:
             connection.execute(sa.delete(metrics))
             connection.execute(sa.delete(spans))
+            for table in (metric_rollups, metric_rollup_bins, rollup_state):
+                connection.execute(sa.delete(table))
 
     # --- writes --------------------------------------------------------------------------
     def _insert_metrics(self, records: list[MetricRecord]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from obsstore.config import Settings
+from obsstore.lifecycle.series import series_key
 from obsstore.sqltypes import dump_json
 from obsstore.storage.aggregate_math import percentile_cont
 from obsstore.storage.sql import SQLStorage
@@ -63,6 +65,19 @@ def _on_connect(dbapi_connection: sqlite3.Connection, *, memory: bool) -> None:
     # typeshed's aggregate protocol is narrower than what sqlite3 accepts (floats, text).
     dbapi_connection.create_aggregate("obsstore_percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
     dbapi_connection.create_aggregate("obsstore_last", 3, _Last)  # type: ignore[arg-type]
+    # Rollups (obsstore/lifecycle): the series key and the quantile-sketch bin of a point.
+    dbapi_connection.create_function("obsstore_series_key", 6, series_key, deterministic=True)
+    _ensure_math_functions(dbapi_connection)
+
+
+def _ensure_math_functions(dbapi_connection: sqlite3.Connection) -> None:
+    """ln() and ceil() (for sketch bins) exist in SQLite builds with math functions; on the
+    others the same functions are registered from Python."""
+    try:
+        dbapi_connection.execute("SELECT ln(1.0), ceil(1.5)").fetchall()
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("ln", 1, math.log, deterministic=True)
+        dbapi_connection.create_function("ceil", 1, math.ceil, deterministic=True)
 
 
 def _on_begin(connection: Connection) -> None:
@@ -127,3 +142,16 @@ class SQLiteStorage(SQLStorage):
         sql = str(statement.compile(dialect=connection.dialect))
         rows = list(zip(*columns.values(), strict=True))
         return connection.exec_driver_sql(sql, rows).rowcount
+
+    def _reclaim_space(self) -> None:
+        # Freed pages stay in the file until a vacuum: incremental where the database was
+        # created with auto_vacuum=INCREMENTAL, a full VACUUM otherwise. Neither runs inside a
+        # transaction, so the driver connection runs it directly (it is in autocommit mode).
+        with self._translate_errors(), self._write_lock, self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            assert raw is not None
+            (mode,) = raw.execute("PRAGMA auto_vacuum").fetchone()
+            if mode == 2:
+                raw.execute("PRAGMA incremental_vacuum").fetchall()
+            else:
+                raw.execute("VACUUM")

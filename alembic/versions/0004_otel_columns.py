@@ -4,8 +4,8 @@ OpenTelemetry points carry a unit, the start of their interval and, for histogra
 minimum and maximum of the observations. All five columns are nullable, so every stored point
 stays valid and keeps its values.
 
-Revision ID: 0003_otel_columns
-Revises: 0002_spans
+Revision ID: 0004_otel_columns
+Revises: 0003_rollups
 Create Date: 2026-11-29
 """
 
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from obsstore.migration_helpers import alter_table, dialect_profile
 from obsstore.sqltypes import UTCTimestamp, json_document, varchar
 
-revision: str = "0003_otel_columns"
-down_revision: str | None = "0002_spans"
+revision: str = "0004_otel_columns"
+down_revision: str | None = "0003_rollups"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

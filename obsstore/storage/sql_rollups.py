@@ -1,0 +1,474 @@
+"""Every SQL query of rollups and pruning, written once on Core for all dialects (see
+rollups_base.py for the orchestration and its invariants).
+
+Rollups are computed in the database: one ``INSERT ... SELECT ... GROUP BY`` per table and
+chunk of buckets, with the series key and the sketch bin computed by the constructs in
+``sqlfuncs``. Percentiles from rollups sum the sketch bins per requested group and bucket in
+the database and read the quantile from those few rows in Python."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from obsstore.lifecycle import sketch
+from obsstore.lifecycle.planning import LevelState
+from obsstore.models import AggregatePoint, Aggregation, MetricFilters
+from obsstore.models._fields import from_epoch_us, to_epoch_us
+from obsstore.models.queries import COLUMN_GROUP_KEYS
+from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
+from obsstore.sqlfuncs import (
+    code_point,
+    label_value,
+    labels_match,
+    last_value,
+    series_key,
+    sketch_bin,
+    time_bucket,
+)
+from obsstore.sqltypes import from_database_timestamp
+from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage, pause, stale_ranges
+
+m = metrics.c
+r = metric_rollups.c
+b = metric_rollup_bins.c
+st = rollup_state.c
+s = spans.c
+# Traces deleted per transaction (their ids are bound parameters, and each may have many spans).
+TRACE_BATCH = 200
+_ROLLUP_COLUMNS = [c.name for c in metric_rollups.columns]
+
+
+def _at(micros: int) -> datetime:
+    return from_epoch_us(micros)
+
+
+def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
+    """``filters`` on rollup rows: their time range selects bucket starts."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if filters.names is not None:
+        clauses.append(r.name.in_(filters.names))
+    if filters.types is not None:
+        clauses.append(r.type.in_([t.value for t in filters.types]))
+    if filters.start_time is not None:
+        clauses.append(r.bucket >= filters.start_time)
+    if filters.end_time is not None:
+        clauses.append(r.bucket <= filters.end_time)
+    if filters.labels:
+        clauses.append(labels_match(r.labels, filters.labels))
+    for column in ("organization_id", "environment", "service_name"):
+        value = getattr(filters, column)
+        if value is not None:
+            clauses.append(r[column] == value)
+    return clauses
+
+
+class SQLRollups(RollupStorage):
+    """Rollups and pruning on SQL backends; SQLStorage supplies connections."""
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[Connection]: ...
+
+    @abstractmethod
+    def _writing(self) -> AbstractContextManager[Connection]: ...
+
+    # Raw points deleted per transaction, where a backend's deletes cost much more per row
+    # than its other writes (None: BATCH_ROWS).
+    delete_batch_rows: ClassVar[int | None] = None
+
+    def lock_for_lifecycle(self, connection: Connection) -> None:
+        """Serialise rollups and prunes of one database (writes already do where the
+        database admits one writer at a time)."""
+
+    # --- state ---------------------------------------------------------------------------
+    def _rollup_states(self) -> dict[int, LevelState]:
+        with self._reading() as connection:
+            rows = connection.execute(sa.select(rollup_state)).all()
+        return {
+            int(row.level_us): LevelState(
+                None if row.complete_until is None else to_epoch_us(row.complete_until),
+                None if row.pruned_before is None else to_epoch_us(row.pruned_before),
+            )
+            for row in rows
+        }
+
+    def _raise_state(self, connection: Connection, level: int, column: str, micros: int) -> None:
+        """Set the level's ``column`` to ``micros`` unless it is later already."""
+        current = connection.execute(
+            sa.select(st[column]).where(st.level_us == level)
+        ).one_or_none()
+        if current is None:
+            connection.execute(
+                sa.insert(rollup_state).values(level_us=level, **{column: _at(micros)})
+            )
+        elif current[0] is None or to_epoch_us(current[0]) < micros:
+            connection.execute(
+                sa.update(rollup_state).where(st.level_us == level).values({column: _at(micros)})
+            )
+
+    def _set_state(self, level: int, *, pruned_before: int) -> None:
+        with self._writing() as connection:
+            self.lock_for_lifecycle(connection)
+            self._raise_state(connection, level, "pruned_before", pruned_before)
+
+    def _oldest_point(self) -> int | None:
+        with self._reading() as connection:
+            oldest = connection.execute(sa.select(sa.func.min(m.timestamp))).scalar_one()
+        return None if oldest is None else to_epoch_us(oldest)
+
+    # --- rollups -------------------------------------------------------------------------
+    def _rollup_level(self, level: int, start: int, end: int) -> int:
+        written = 0
+        for low, high in self._chunks(level, start, end):
+            pause()
+            with self._writing() as connection:
+                self.lock_for_lifecycle(connection)
+                written += self._recompute(connection, level, low, high)
+                self._raise_state(connection, level, "complete_until", high)
+        return written
+
+    def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
+        width = timedelta(microseconds=level)
+        bucket = time_bucket(m.timestamp, width).label("bucket")
+        raw = (
+            sa.select(bucket, sa.func.count())
+            .where(m.timestamp >= _at(start), m.timestamp < _at(end))
+            .group_by(bucket)
+        )
+        rolled = (
+            sa.select(r.bucket, sa.func.sum(r["count"]))
+            .where(r.level_us == level, r.bucket >= _at(start), r.bucket < _at(end))
+            .group_by(r.bucket)
+        )
+        with self._reading() as connection:
+            raw_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(raw)}
+            rolled_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(rolled)}
+        return stale_ranges(raw_counts, rolled_counts, level)
+
+    def _chunks(self, level: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+        """``[start, end)`` cut at level buckets into pieces of about BATCH_ROWS raw points
+        (a bucket is never cut)."""
+        bucket = time_bucket(m.timestamp, timedelta(microseconds=level)).label("bucket")
+        query = (
+            sa.select(bucket, sa.func.count())
+            .where(m.timestamp >= _at(start), m.timestamp < _at(end))
+            .group_by(bucket)
+            .order_by(bucket)
+        )
+        with self._reading() as connection:
+            rows = connection.execute(query).all()
+        low, pending = start, 0
+        for bucket_start, count in rows:  # the bucket's type converts it to a datetime
+            at = to_epoch_us(bucket_start)
+            if pending and pending + count > BATCH_ROWS:
+                yield low, at
+                low, pending = at, 0
+            pending += int(count)
+        yield low, end
+
+    def _recompute(self, connection: Connection, level: int, start: int, end: int) -> int:
+        """Replace ``level``'s rows of the buckets in ``[start, end)`` with ones computed from
+        the raw points there; rows written."""
+        in_range = [r.level_us == level, r.bucket >= _at(start), r.bucket < _at(end)]
+        connection.execute(sa.delete(metric_rollups).where(*in_range))
+        connection.execute(
+            sa.delete(metric_rollup_bins).where(
+                b.level_us == level, b.bucket >= _at(start), b.bucket < _at(end)
+            )
+        )
+        width = timedelta(microseconds=level)
+        points = [m.timestamp >= _at(start), m.timestamp < _at(end)]
+        level_value = sa.literal(level, sa.BigInteger()).label("level_us")
+        series_columns = [
+            m.name,
+            m.type,
+            m.labels,
+            m.organization_id,
+            m.environment,
+            m.service_name,
+        ]
+        # Points are grouped by their series columns; the series key is computed once per
+        # group (a rollup row or a sketch bin), not once per point.
+        inner = (
+            sa.select(
+                time_bucket(m.timestamp, width).label("bucket"),
+                *series_columns,
+                m.value,
+                m.timestamp,
+                m.id,
+            )
+            .where(*points)
+            .subquery()
+        )
+        i = inner.c
+        series = [i.name, i.type, i.labels, i.organization_id, i.environment, i.service_name]
+        rows = sa.select(
+            level_value,
+            i.bucket,
+            series_key(*series),
+            *series,
+            sa.func.count(),
+            sa.func.sum(i.value),
+            sa.func.min(i.value),
+            sa.func.max(i.value),
+            last_value(i.value, i.timestamp, i.id),
+            sa.func.max(i.timestamp),
+            sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String()),
+        ).group_by(i.bucket, *series)
+        connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        binned = (
+            sa.select(
+                time_bucket(m.timestamp, width).label("bucket"),
+                *series_columns,
+                sketch_bin(m.value, sketch.LN_GAMMA, sketch.BIN_OFFSET).label("bin"),
+            )
+            .where(*points)
+            .subquery()
+        )
+        c = binned.c
+        bin_series = [c.name, c.type, c.labels, c.organization_id, c.environment, c.service_name]
+        connection.execute(
+            sa.insert(metric_rollup_bins).from_select(
+                ["level_us", "bucket", "series", "bin", "count"],
+                sa.select(
+                    level_value, c.bucket, series_key(*bin_series), c.bin, sa.func.count()
+                ).group_by(c.bucket, *bin_series, c.bin),
+            )
+        )
+        written = connection.execute(
+            sa.select(sa.func.count()).select_from(metric_rollups).where(*in_range)
+        ).scalar_one()
+        return int(written)
+
+    # --- reads ---------------------------------------------------------------------------
+    def _aggregate_rollups(
+        self, level: int, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        from obsstore.storage.base import aggregate_sort_key
+        from obsstore.storage.sql import _aggregate_points  # the raw path's row reader
+
+        columns: list[Any] = [r.name.label("name")]
+        if aggregation.interval is not None:
+            columns.append(time_bucket(r.bucket, aggregation.interval).label("bucket"))
+        for index, key in enumerate(aggregation.group_by):
+            expression = r[key] if key in COLUMN_GROUP_KEYS else label_value(r.labels, key)
+            columns.append(expression.label(f"g{index}"))
+        clauses = [r.level_us == level, *rollup_filter_clauses(filters)]
+        with self._reading() as connection:
+            to_datetime = from_database_timestamp(connection.dialect.name)
+            if aggregation.type == "percentile":
+                rows = self._rollup_percentiles(connection, aggregation, columns, clauses)
+                points = _aggregate_points(rows, aggregation, to_datetime)
+                points.sort(key=aggregate_sort_key)
+                return points
+            rows = self._rollup_values(connection, aggregation, columns, clauses)
+        return _aggregate_points(rows, aggregation, to_datetime)
+
+    def _rollup_values(
+        self,
+        connection: Connection,
+        aggregation: Aggregation,
+        columns: list[Any],
+        clauses: list[Any],
+    ) -> list[tuple[Any, ...]]:
+        inner = (
+            sa.select(
+                *columns, r.count, r.sum, r.min, r.max, r.last_value, r.last_timestamp, r.last_id
+            )
+            .where(*clauses)
+            .subquery()
+        )
+        i = inner.c
+        keys = [i[c.name] for c in columns]
+        if aggregation.interval is not None:
+            keys[1] = sa.type_coerce(i.bucket, sa.types.NullType())
+        kind = aggregation.type
+        value: Any
+        if kind == "sum":
+            value = sa.func.sum(i.sum)
+        elif kind == "avg":
+            value = sa.func.sum(i.sum) / sa.cast(sa.func.sum(i["count"]), sa.Double())
+        elif kind == "count":
+            value = sa.func.sum(i["count"])
+        elif kind == "min":
+            value = sa.func.min(i.min)
+        elif kind == "max":
+            value = sa.func.max(i.max)
+        else:
+            value = last_value(i.last_value, i.last_timestamp, i.last_id)
+        # In the contract's order, as the raw path returns it (see sql.py).
+        groups = keys[2:] if aggregation.interval is not None else keys[1:]
+        ordering = [keys[0], *(code_point(group).nulls_first() for group in groups)]
+        if aggregation.interval is not None:
+            ordering.append(keys[1])
+        query = sa.select(*keys, value, sa.func.sum(i["count"])).group_by(*keys).order_by(*ordering)
+        return list(connection.execute(query).all())
+
+    def _rollup_percentiles(
+        self,
+        connection: Connection,
+        aggregation: Aggregation,
+        columns: list[Any],
+        clauses: list[Any],
+    ) -> list[tuple[Any, ...]]:
+        assert aggregation.percentile is not None
+        stats = sa.select(*columns, r.count, r.min, r.max).where(*clauses).subquery()
+        keys = [stats.c[c.name] for c in columns]
+        if aggregation.interval is not None:
+            keys[1] = sa.type_coerce(stats.c.bucket, sa.types.NullType())
+        totals = connection.execute(
+            sa.select(
+                *keys,
+                sa.func.min(stats.c.min),
+                sa.func.max(stats.c.max),
+                sa.func.sum(stats.c["count"]),
+            ).group_by(*keys)
+        ).all()
+        joined = (
+            sa.select(*columns, b.bin, b["count"])
+            .select_from(
+                metric_rollups.join(
+                    metric_rollup_bins,
+                    sa.and_(b.level_us == r.level_us, b.bucket == r.bucket, b.series == r.series),
+                )
+            )
+            .where(*clauses)
+            .subquery()
+        )
+        bin_keys = [joined.c[c.name] for c in columns]
+        if aggregation.interval is not None:
+            bin_keys[1] = sa.type_coerce(joined.c.bucket, sa.types.NullType())
+        bins: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        for *group, bin_, count in connection.execute(
+            sa.select(*bin_keys, joined.c.bin, sa.func.sum(joined.c["count"])).group_by(
+                *bin_keys, joined.c.bin
+            )
+        ):
+            bins.setdefault(tuple(group), []).append((int(bin_), int(count)))
+        rows = []
+        for *group, low, high, count in totals:
+            value = sketch.quantile(bins.get(tuple(group), []), aggregation.percentile, low, high)
+            if value is not None:
+                rows.append((*group, value, count))
+        return rows
+
+    # --- deletes -------------------------------------------------------------------------
+    def _delete_points_before(self, before: int) -> int:
+        """Delete in time slices of about BATCH_ROWS points, oldest first: a range delete,
+        which every dialect runs from its timestamp index or zone maps."""
+        total = 0
+        while True:
+            pause()
+            with self._writing() as connection:
+                older = m.timestamp < _at(before)
+                first = connection.execute(sa.select(sa.func.min(m.timestamp)).where(older))
+                oldest = first.scalar_one()
+                if oldest is None:
+                    return total
+                cut = connection.execute(
+                    sa.select(m.timestamp)
+                    .where(older)
+                    .order_by(m.timestamp)
+                    .offset(self.delete_batch_rows or BATCH_ROWS)
+                    .limit(1)
+                ).scalar_one_or_none()
+                if cut is None:
+                    doomed = older
+                elif cut == oldest:  # more than a batch at one instant: that instant whole
+                    doomed = m.timestamp <= cut
+                else:
+                    doomed = m.timestamp < cut
+                total += max(connection.execute(sa.delete(metrics).where(doomed)).rowcount, 0)
+
+    def _delete_rollups_before(self, level: int, before: int) -> int:
+        """Delete in bucket ranges of about BATCH_ROWS sketch bins (the larger table)."""
+        total = 0
+        while True:
+            pause()
+            with self._writing() as connection:
+                self.lock_for_lifecycle(connection)
+                cut = self._bucket_cut(connection, level, before)
+                if cut is None:
+                    return total
+                doomed = [r.level_us == level, r.bucket < _at(cut)]
+                total += int(
+                    connection.execute(
+                        sa.select(sa.func.count()).select_from(metric_rollups).where(*doomed)
+                    ).scalar_one()
+                )
+                connection.execute(sa.delete(metric_rollups).where(*doomed))
+                connection.execute(
+                    sa.delete(metric_rollup_bins).where(b.level_us == level, b.bucket < _at(cut))
+                )
+
+    def _bucket_cut(self, connection: Connection, level: int, before: int) -> int | None:
+        """The bucket before which about BATCH_ROWS bins of ``level`` lie (at most ``before``;
+        None when nothing is left before it)."""
+        older = [r.level_us == level, r.bucket < _at(before)]
+        first = connection.execute(sa.select(sa.func.min(r.bucket)).where(*older)).scalar_one()
+        if first is None:
+            return None
+        cut = connection.execute(
+            sa.select(b.bucket)
+            .where(b.level_us == level, b.bucket < _at(before))
+            .order_by(b.bucket)
+            .offset(BATCH_ROWS)
+            .limit(1)
+        ).scalar_one_or_none()
+        if cut is None:
+            return before
+        return max(to_epoch_us(cut), to_epoch_us(first) + level)
+
+    def _old_roots(self, before: int) -> sa.Select[Any]:
+        return sa.select(s.trace_id).where(s.parent_span_id.is_(None), s.started_at < _at(before))
+
+    def _delete_traces_before(self, before: int) -> tuple[int, int]:
+        traces = spans_deleted = 0
+        while True:
+            pause()
+            with self._writing() as connection:
+                ids = list(
+                    connection.execute(
+                        self._old_roots(before).distinct().limit(TRACE_BATCH)
+                    ).scalars()
+                )
+                if not ids:
+                    return traces, spans_deleted
+                spans_deleted += int(
+                    connection.execute(
+                        sa.select(sa.func.count()).select_from(spans).where(s.trace_id.in_(ids))
+                    ).scalar_one()
+                )
+                connection.execute(sa.delete(spans).where(s.trace_id.in_(ids)))
+                traces += len(ids)
+
+    def _count_points_before(self, before: int) -> int:
+        query = sa.select(sa.func.count()).select_from(metrics).where(m.timestamp < _at(before))
+        with self._reading() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def _count_rollups_before(self, level: int, before: int) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(metric_rollups)
+            .where(r.level_us == level, r.bucket < _at(before))
+        )
+        with self._reading() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def _count_traces_before(self, before: int) -> tuple[int, int]:
+        old = self._old_roots(before).distinct().subquery()
+        with self._reading() as connection:
+            traces = connection.execute(sa.select(sa.func.count()).select_from(old)).scalar_one()
+            spans_in = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(spans)
+                .where(s.trace_id.in_(sa.select(old.c.trace_id)))
+            ).scalar_one()
+        return int(traces), int(spans_in)
