@@ -10,10 +10,11 @@ from __future__ import annotations
 from obsstore.capabilities import Capabilities, StrategyInfo
 from obsstore.storage.base import ObservabilityStorage
 from tests.reference.metrics import ReferenceMetrics
+from tests.reference.rollups import NoRollups
 from tests.reference.traces import ReferenceTraces
 
 
-class ReferenceStorage(ReferenceMetrics, ReferenceTraces, ObservabilityStorage):
+class ReferenceStorage(ReferenceMetrics, ReferenceTraces, NoRollups, ObservabilityStorage):
     kind = "reference"
     capabilities = Capabilities(
         metrics_strategy=StrategyInfo("realtime", ("realtime",)),
