@@ -25,6 +25,7 @@ from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
     code_point,
+    float_sum,
     label_value,
     labels_match,
     last_value,
@@ -214,7 +215,7 @@ class SQLRollups(RollupStorage):
             series_key(*series),
             *series,
             sa.func.count(),
-            sa.func.sum(i.value),
+            float_sum(i.value),  # ±inf beyond the float range, as raw sums
             sa.func.min(i.value),
             sa.func.max(i.value),
             last_value(i.value, i.timestamp, i.id),
@@ -290,10 +291,10 @@ class SQLRollups(RollupStorage):
             keys[1] = sa.type_coerce(i.bucket, sa.types.NullType())
         kind = aggregation.type
         value: Any
-        if kind == "sum":
-            value = sa.func.sum(i.sum)
-        elif kind == "avg":
-            value = sa.func.sum(i.sum) / sa.cast(sa.func.sum(i["count"]), sa.Double())
+        if kind in ("sum", "avg"):
+            # As on the raw path: the overflow-safe sum; _aggregate_points divides an avg by
+            # the count.
+            value = float_sum(i.sum)
         elif kind == "count":
             value = sa.func.sum(i["count"])
         elif kind == "min":
