@@ -12,7 +12,7 @@ builds every DuckDB engine with it through the ``duckdb+obsstore`` URL registere
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, NamedTuple
 
 import duckdb_engine
@@ -243,22 +243,19 @@ class DuckDBDialect(duckdb_engine.Dialect):
         kind: ObjectKind = ObjectKind.ANY,
         **kw: Any,
     ) -> Iterable[tuple[TableKey, list[dict[str, Any]]]]:
-        relations, rows = self._constraints(
-            connection, schema, filter_names, scope, kind, "FOREIGN KEY"
+        return self._constraint_lists(
+            connection,
+            (schema, filter_names, scope, kind),
+            "FOREIGN KEY",
+            lambda row: {
+                "name": row.constraint_name,
+                "constrained_columns": list(row.constraint_column_names),
+                "referred_schema": schema,  # DuckDB keeps a foreign key in its schema
+                "referred_table": row.referenced_table,
+                "referred_columns": list(row.referenced_column_names),
+                "options": {},
+            },
         )
-        result: dict[TableKey, list[dict[str, Any]]] = {r.key: [] for r in relations.values()}
-        for row in rows:
-            result[relations[row.table_oid].key].append(
-                {
-                    "name": row.constraint_name,
-                    "constrained_columns": list(row.constraint_column_names),
-                    "referred_schema": schema,  # DuckDB keeps a foreign key in its schema
-                    "referred_table": row.referenced_table,
-                    "referred_columns": list(row.referenced_column_names),
-                    "options": {},
-                }
-            )
-        return result.items()
 
     def get_multi_unique_constraints(  # type: ignore[override]
         self,
@@ -269,13 +266,15 @@ class DuckDBDialect(duckdb_engine.Dialect):
         kind: ObjectKind = ObjectKind.ANY,
         **kw: Any,
     ) -> Iterable[tuple[TableKey, list[dict[str, Any]]]]:
-        relations, rows = self._constraints(connection, schema, filter_names, scope, kind, "UNIQUE")
-        result: dict[TableKey, list[dict[str, Any]]] = {r.key: [] for r in relations.values()}
-        for row in rows:
-            result[relations[row.table_oid].key].append(
-                {"name": row.constraint_name, "column_names": list(row.constraint_column_names)}
-            )
-        return result.items()
+        return self._constraint_lists(
+            connection,
+            (schema, filter_names, scope, kind),
+            "UNIQUE",
+            lambda row: {
+                "name": row.constraint_name,
+                "column_names": list(row.constraint_column_names),
+            },
+        )
 
     def get_multi_check_constraints(  # type: ignore[override]
         self,
@@ -286,12 +285,26 @@ class DuckDBDialect(duckdb_engine.Dialect):
         kind: ObjectKind = ObjectKind.ANY,
         **kw: Any,
     ) -> Iterable[tuple[TableKey, list[dict[str, Any]]]]:
-        relations, rows = self._constraints(connection, schema, filter_names, scope, kind, "CHECK")
+        return self._constraint_lists(
+            connection,
+            (schema, filter_names, scope, kind),
+            "CHECK",
+            lambda row: {"name": row.constraint_name, "sqltext": row.expression},
+        )
+
+    def _constraint_lists(
+        self,
+        connection: Connection,
+        selection: tuple[str | None, Collection[str] | None, ObjectScope, ObjectKind],
+        constraint_type: str,
+        describe: Callable[[Any], dict[str, Any]],
+    ) -> Iterable[tuple[TableKey, list[dict[str, Any]]]]:
+        """Every selected table with the list of its constraints of one type, each as
+        ``describe`` renders its catalog row (tables without any get an empty list)."""
+        relations, rows = self._constraints(connection, *selection, constraint_type)
         result: dict[TableKey, list[dict[str, Any]]] = {r.key: [] for r in relations.values()}
         for row in rows:
-            result[relations[row.table_oid].key].append(
-                {"name": row.constraint_name, "sqltext": row.expression}
-            )
+            result[relations[row.table_oid].key].append(describe(row))
         return result.items()
 
     @reflection.cache
