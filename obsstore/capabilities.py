@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,16 @@ class Capabilities:
     # Several processes can use the same database at once (false for DuckDB files).
     multi_process: bool
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # Several statements of one call apply together or not at all. False where only one
+    # insert is atomic (a batch, up to atomic_batch_rows): a call that runs several statements
+    # (a prune in slices, an update written as a delete and an insert) may stop half-way.
+    transactions: bool = True
+    # Rows one batch_record_metrics/batch_create_spans call writes all-or-nothing (None: any).
+    atomic_batch_rows: int | None = None
+    # "exact": an id already stored (or written concurrently) is never stored twice.
+    # "single-writer": exact for one writer at a time, and a retried batch is dropped whole;
+    # two writers storing the same new id at the same moment may both store it.
+    first_write_wins: Literal["exact", "single-writer"] = "exact"
 
     def in_memory(self) -> Capabilities:
         """The same backend on an in-memory database: gone with the process, and private to it."""

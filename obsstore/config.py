@@ -125,7 +125,8 @@ def _from_url(raw_url: str, source: str) -> StorageTarget:
             f"{source}: unsupported URL scheme {url.drivername!r}; use one of {schemes}"
         )
     _check_numeric_options(url, backend.numeric_url_options, source)
-    return StorageTarget(backend.kind, url.set(drivername=backend.driver))
+    driver = url.drivername if url.drivername in backend.mode_url_drivers else backend.driver
+    return StorageTarget(backend.kind, url.set(drivername=driver))
 
 
 def _check_numeric_options(url: URL, options: tuple[str, ...], source: str) -> None:

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
 from obsstore.capabilities import Capabilities, StrategyInfo
+from obsstore.column_types import DateTime64UTC, LabelMap, TextJSON
 from obsstore.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from obsstore.storage.base import ObservabilityStorage
 
 # How a database holds a UTC instant (see obsstore/sqltypes.py for each one's conversions).
-TimestampStorage = Literal["epoch_us", "naive_utc", "aware"]
+TimestampStorage = Literal["epoch_us", "naive_utc", "aware", "datetime64"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ class DialectProfile:
     alter_by_rebuild: bool = False
     # For file databases: the file name suffix that tools and tests use.
     file_suffix: str | None = None
+    # The timestamp column type where the dialect's DateTime does not hold microseconds in UTC.
+    timestamp_type: TypeEngine[Any] | None = None
+    # The labels column type where the dialect has a better one than a JSON document.
+    labels_type: TypeEngine[Any] | None = None
+    # Column stores (no B-tree primary key): each table's physical sort order where it is not
+    # its primary key, key-lookup projections (table -> the columns they are ordered by) and
+    # the table settings every new table gets. Empty for row stores.
+    sort_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    key_projections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    table_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,9 @@ class Backend:
     aliases: tuple[str, ...] = ()
     # SQLAlchemy driver names a URL may use for it; the first is the one obsstore uses.
     url_drivers: tuple[str, ...] = ()
+    # URL driver names kept as written because they choose a mode of the backend (an embedded
+    # engine rather than a server); the storage turns them into a URL its dialect reads.
+    mode_url_drivers: tuple[str, ...] = ()
     default_url: str | None = None
     extra: str | None = None  # pip extra that installs its driver
     # URL query options the driver parses as numbers (checked when the URL is read).
@@ -183,6 +197,49 @@ BACKENDS: tuple[Backend, ...] = (
             },
             json_type=postgresql.JSONB(none_as_null=True),
             text_collation="C",
+        ),
+    ),
+    Backend(
+        kind="clickhouse",
+        storage="obsstore.storage.clickhouse:ClickHouseStorage",
+        # A server: no transactions, one insert block atomic; first write wins by an id lookup
+        # before the insert and a deduplication token on it (see obsstore/storage/clickhouse.py).
+        # The embedded engine (chdb) is one process's (see ClickHouseStorage.capabilities).
+        capabilities=Capabilities(
+            _SQL_CAPABILITIES.metrics_strategy,
+            _SQL_CAPABILITIES.tracing_strategy,
+            durable=True,
+            multi_process=True,
+            transactions=False,
+            atomic_batch_rows=1_000_000,
+            first_write_wins="single-writer",
+        ),
+        # clickhousedb:// (or clickhouse://) names a server; chdb:///<directory> the embedded
+        # engine, ?database=<name> a database in it.
+        url_drivers=("clickhousedb", "clickhouse", "chdb"),
+        mode_url_drivers=("chdb",),
+        default_url="chdb:///obsstore-chdb",
+        extra="clickhouse",
+        profile=DialectProfile(
+            dialect="clickhousedb",
+            embedded=False,  # the embedded engine always migrates (see ClickHouseStorage)
+            timestamps="datetime64",
+            range_indexes=False,  # the sort order and zone maps serve ranges
+            json_type=TextJSON(none_as_null=True),
+            timestamp_type=DateTime64UTC(),
+            labels_type=LabelMap(),
+            # Points sorted for the queries (by name, then time); ids found by a projection.
+            sort_keys={"obsstore_metrics": ("name", "timestamp")},
+            key_projections={"obsstore_metrics": ("id",)},
+            table_settings={
+                # insert_deduplication_token drops a retried batch (non-replicated tables
+                # deduplicate only within this window of recent inserts).
+                "non_replicated_deduplication_window": 1000,
+                # Lightweight DELETE and UPDATE on tables with projections, and UPDATE at all.
+                "lightweight_mutation_projection_mode": "rebuild",
+                "enable_block_number_column": 1,
+                "enable_block_offset_column": 1,
+            },
         ),
     ),
 )

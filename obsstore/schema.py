@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from obsstore import registry
 from obsstore.models.traces import SPAN_TEXT_FIELDS
 from obsstore.registry import DialectProfile
-from obsstore.sqltypes import UTCTimestamp, json_document, varchar
+from obsstore.sqltypes import UTCTimestamp, json_document, labels_document, varchar
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -61,7 +61,7 @@ metrics = sa.Table(
     sa.Column("name", varchar(255), nullable=False),
     sa.Column("type", varchar(16), nullable=False),
     sa.Column("value", sa.Double(), nullable=False),
-    sa.Column("labels", json_document(), nullable=False),
+    sa.Column("labels", labels_document(), nullable=False),
     sa.Column("organization_id", varchar(255)),
     sa.Column("environment", varchar(255)),
     sa.Column("service_name", varchar(255)),
@@ -126,7 +126,7 @@ metric_rollups = sa.Table(
     sa.Column("series", varchar(64), primary_key=True),
     sa.Column("name", varchar(255), nullable=False),
     sa.Column("type", varchar(16), nullable=False),
-    sa.Column("labels", json_document(), nullable=False),
+    sa.Column("labels", labels_document(), nullable=False),
     sa.Column("organization_id", varchar(255)),
     sa.Column("environment", varchar(255)),
     sa.Column("service_name", varchar(255)),

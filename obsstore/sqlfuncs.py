@@ -104,6 +104,18 @@ def _time_bucket_sqlite(element: time_bucket, compiler: SQLCompiler, **kw: Any) 
     return f"({ts} - ({ts} % {micros}))"
 
 
+@compiles(time_bucket, "clickhousedb")
+def _time_bucket_clickhouse(element: time_bucket, compiler: SQLCompiler, **kw: Any) -> str:
+    # Integer division of microseconds: toStartOfInterval's weeks start on Mondays, not at the
+    # epoch.
+    micros = compiler.process(element.micros, **kw)
+    ts = compiler.process(element.timestamp, **kw)
+    return (
+        f"fromUnixTimestamp64Micro(intDiv(toUnixTimestamp64Micro({ts}), {micros}) * {micros}, "
+        "'UTC')"
+    )
+
+
 # SQLite matches the label of a quoted path ($."key") against the key as the stored JSON text
 # spells it, escapes included, and cannot escape a quote itself: keys holding a character that
 # JSON escapes (quote, backslash, control characters) are named only by json_each's keys.
@@ -167,6 +179,14 @@ def _label_value_sqlite(element: label_value, compiler: SQLCompiler, **kw: Any) 
         key = compiler.process(element.key_param, **kw)
         return f"(SELECT value FROM json_each({labels}) WHERE key = {key})"  # noqa: S608
     return f"json_extract({labels}, {compiler.process(element.path, **kw)})"
+
+
+@compiles(label_value, "clickhousedb")
+def _label_value_clickhouse(element: label_value, compiler: SQLCompiler, **kw: Any) -> str:
+    # Labels are a Map, where a missing key reads as '': mapContains tells them apart.
+    labels = compiler.process(element.labels, **kw)
+    key = compiler.process(element.key_param, **kw)
+    return f"if(mapContains({labels}, {key}), {labels}[{key}], NULL)"
 
 
 # --- labels_match(labels, pairs): every pair present with exactly that value -------------------
@@ -261,6 +281,16 @@ def _percentile_duckdb(element: percentile_cont, compiler: SQLCompiler, **kw: An
     return f"quantile_cont({compiler.process(element.value, **kw)}, {fraction})"
 
 
+@compiles(percentile_cont, "clickhousedb")
+def _percentile_clickhouse(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
+    # The one ClickHouse quantile that interpolates as percentile_cont does; on halves, doubled,
+    # so that the difference of extremes stays finite (as on PostgreSQL, above).
+    fraction = compiler.process(element.fraction, **kw)
+    value = compiler.process(element.value, **kw)
+    half = f"if(abs({value}) < 1e-323, 0., {value} * 0.5)"
+    return f"(quantileExactInclusive({fraction})({half}) * 2)"
+
+
 @compiles(percentile_cont, "sqlite")
 def _percentile_sqlite(element: percentile_cont, compiler: SQLCompiler, **kw: Any) -> str:
     # A Python aggregate the SQLite backend registers on every connection.
@@ -346,6 +376,12 @@ def _last_pg(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
 def _last_duckdb(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
     value, ts, id_ = _last_parts(element, compiler, kw)
     return f"first({value} ORDER BY {ts} DESC, {id_} DESC)"
+
+
+@compiles(last_value, "clickhousedb")
+def _last_clickhouse(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
+    value, ts, id_ = _last_parts(element, compiler, kw)
+    return f"argMax({value}, ({ts}, {id_}))"
 
 
 @compiles(last_value, "sqlite")
@@ -455,6 +491,15 @@ def _any_of_sqlite(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     document = compiler.process(element.document, **kw)
     return f"({column} IN (SELECT value FROM json_each({document})))"  # noqa: S608 (compiled)
+
+
+@compiles(any_of, "clickhousedb")
+def _any_of_clickhouse(element: any_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # A long list is one array parameter: IN takes it as it is.
+    if not element.long:
+        return _any_of_in_list(element, compiler, **kw)
+    column = compiler.process(element.column, **kw)
+    return f"({column} IN {compiler.process(element.array, **kw)})"
 
 
 # --- any_pair_of(first, second, pairs): (first, second) is one of the pairs -------------------
@@ -590,6 +635,34 @@ def _json_equals_duckdb(element: json_scalar_equals, compiler: SQLCompiler, **kw
     return "(" + " OR ".join(branches) + ")"
 
 
+@compiles(json_scalar_equals, "clickhousedb")
+def _json_equals_clickhouse(element: json_scalar_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    # Documents are JSON text; JSONType names a value's type ('Null' for a missing key too,
+    # so JSONHas tells null from missing). Integers compare by their text, exactly.
+    doc = compiler.process(element.doc, **kw)
+    key = compiler.process(_bind(element.json_key, sa.Text()))
+    kind = f"JSONType({doc}, {key})"
+    value = element.value
+    if json_kind(value) == "null":
+        return f"(JSONHas({doc}, {key}) = 1 AND {kind} = 'Null')"
+    if json_kind(value) == "boolean":
+        return f"({kind} = 'Bool' AND JSONExtractBool({doc}, {key}) = {int(value)})"
+    if json_kind(value) == "string":
+        text = compiler.process(_bind(value, sa.Text()))
+        return f"({kind} = 'String' AND JSONExtractString({doc}, {key}) = {text})"
+    as_int, as_float = _exact_number_forms(value)
+    branches = ["0"]
+    if as_int is not None:
+        param = compiler.process(_bind(str(as_int), sa.Text()))
+        branches.append(
+            f"({kind} IN ('Int64', 'UInt64') AND JSONExtractRaw({doc}, {key}) = {param})"
+        )
+    if as_float is not None:
+        param = compiler.process(_bind(as_float, sa.Double()))
+        branches.append(f"({kind} = 'Double' AND JSONExtractFloat({doc}, {key}) = {param})")
+    return "(" + " OR ".join(branches) + ")"
+
+
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SQLITE_JSON_TYPES = {"string": "'text'", "number": "'integer', 'real'", "null": "'null'"}
 
@@ -659,6 +732,19 @@ def _contains_all_sqlite(element: json_array_contains_all, compiler: SQLCompiler
     return "(" + " AND ".join(tests or ["1"]) + ")"
 
 
+@compiles(json_array_contains_all, "clickhousedb")
+def _contains_all_clickhouse(
+    element: json_array_contains_all, compiler: SQLCompiler, **kw: Any
+) -> str:
+    # Elements as their JSON text, which dump_json wrote: a string's text is its encoding.
+    elements = f"JSONExtractArrayRaw({compiler.process(element.doc, **kw)})"
+    tests = [
+        f"has({elements}, {compiler.process(_bind(dump_json(item), sa.Text()))})"
+        for item in element.items
+    ]
+    return "(" + " AND ".join(tests or ["1"]) + ")"
+
+
 # --- series_key(name, type, labels, organization, environment, service): a rollup series ------
 
 
@@ -717,6 +803,14 @@ def _series_key_sqlite(element: series_key, compiler: SQLCompiler, **kw: Any) ->
     return "obsstore_series_key(" + ", ".join(_series_parts(element, compiler, kw)) + ")"
 
 
+@compiles(series_key, "clickhousedb")
+def _series_key_clickhouse(element: series_key, compiler: SQLCompiler, **kw: Any) -> str:
+    name, type_, labels, *optional = _series_parts(element, compiler, kw)
+    parts = [name, type_, f"toString({labels})"]
+    parts += [f"coalesce('+' || {part}, '-')" for part in optional]
+    return "lower(hex(MD5(" + " || char(31) || ".join(parts) + ")))"
+
+
 # --- sketch_bin(value): the quantile-sketch bin of a value (obsstore/lifecycle/sketch.py) -----
 
 
@@ -740,6 +834,7 @@ compiles(sketch_bin)(_unsupported)
 @compiles(sketch_bin, "postgresql")
 @compiles(sketch_bin, "duckdb")
 @compiles(sketch_bin, "sqlite")
+@compiles(sketch_bin, "clickhousedb")
 def _sketch_bin_ln(element: sketch_bin, compiler: SQLCompiler, **kw: Any) -> str:
     v = compiler.process(element.value, **kw)
     ln_gamma = compiler.process(element.ln_gamma, **kw)

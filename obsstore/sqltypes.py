@@ -84,6 +84,8 @@ _TIMESTAMP_STORAGE: dict[
     "epoch_us": (sa.BigInteger(), to_epoch_us, from_epoch_us),
     "naive_utc": (sa.DateTime(timezone=False), _naive_utc, _aware_from_naive),
     "aware": (sa.DateTime(timezone=True), _identity, _aware_utc),
+    # The profile's timestamp_type (DateTime64 on ClickHouse) holding UTC wall time.
+    "datetime64": (sa.DateTime(timezone=False), _naive_utc, _aware_from_naive),
 }
 
 
@@ -100,6 +102,9 @@ class UTCTimestamp(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        own_type = registry.profile_for(dialect.name).timestamp_type
+        if own_type is not None:
+            return own_type
         return dialect.type_descriptor(_timestamp_storage(dialect.name)[0])
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
@@ -120,6 +125,16 @@ def json_document() -> sa.types.TypeEngine[Any]:
     for profile in registry.profiles():
         if profile.json_type is not None:
             column_type = column_type.with_variant(profile.json_type, profile.dialect)
+    return column_type
+
+
+def labels_document() -> sa.types.TypeEngine[Any]:
+    """A label set's column: a JSON document, or the profile's labels type (a map)."""
+    column_type: sa.types.TypeEngine[Any] = sa.JSON(none_as_null=True)
+    for profile in registry.profiles():
+        own_type = profile.labels_type if profile.labels_type is not None else profile.json_type
+        if own_type is not None:
+            column_type = column_type.with_variant(own_type, profile.dialect)
     return column_type
 
 

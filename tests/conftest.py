@@ -95,6 +95,33 @@ def fresh_postgresql_url(fresh_postgres_url: str) -> str:
     return fresh_postgres_url
 
 
+@pytest.fixture(scope="session")
+def clickhouse_base_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The ClickHouse of this session: OBSSTORE_TEST_CLICKHOUSE_URL's server, or one chdb
+    directory (chdb hosts one directory per process; see devtools/clickhouse.py)."""
+    from devtools.clickhouse import server_url
+
+    return server_url() or f"chdb:///{tmp_path_factory.mktemp('chdb')}"
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url(clickhouse_base_url: str) -> Iterator[str]:
+    """A database of this test session's own (the storage fixture empties it per test)."""
+    from devtools.clickhouse import scratch_database
+
+    with scratch_database(clickhouse_base_url) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_clickhouse_url(clickhouse_base_url: str) -> Iterator[str]:
+    """A new empty database for one test, in the session's ClickHouse."""
+    from devtools.clickhouse import scratch_database
+
+    with scratch_database(clickhouse_base_url) as url:
+        yield url
+
+
 def url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     entry = registry.get(backend)
     if entry.profile is None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from alembic import op
 from obsstore.migration_helpers import dialect_profile
-from obsstore.sqltypes import UTCTimestamp, json_document, varchar
+from obsstore.sqltypes import UTCTimestamp, json_document, labels_document, varchar
 
 revision: str = "0001_metrics"
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("name", varchar(255), nullable=False),
         sa.Column("type", varchar(16), nullable=False),
         sa.Column("value", sa.Double(), nullable=False),
-        sa.Column("labels", json_document(), nullable=False),
+        sa.Column("labels", labels_document(), nullable=False),
         sa.Column("organization_id", varchar(255)),
         sa.Column("environment", varchar(255)),
         sa.Column("service_name", varchar(255)),

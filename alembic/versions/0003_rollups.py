@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
-from obsstore.sqltypes import UTCTimestamp, json_document, varchar
+from obsstore.sqltypes import UTCTimestamp, labels_document, varchar
 
 revision: str = "0003_rollups"
 down_revision: str | None = "0002_spans"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("series", varchar(64), nullable=False),
         sa.Column("name", varchar(255), nullable=False),
         sa.Column("type", varchar(16), nullable=False),
-        sa.Column("labels", json_document(), nullable=False),
+        sa.Column("labels", labels_document(), nullable=False),
         sa.Column("organization_id", varchar(255)),
         sa.Column("environment", varchar(255)),
         sa.Column("service_name", varchar(255)),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from obsstore.migration_helpers import alter_table, dialect_profile
-from obsstore.sqltypes import UTCTimestamp, json_document, varchar
+from obsstore.sqltypes import UTCTimestamp, json_document, labels_document, varchar
 
 revision: str = "0004_otel_columns"
 down_revision: str | None = "0003_rollups"
@@ -35,7 +35,7 @@ def _metrics_before() -> sa.Table:
         sa.Column("name", varchar(255), nullable=False),
         sa.Column("type", varchar(16), nullable=False),
         sa.Column("value", sa.Double(), nullable=False),
-        sa.Column("labels", json_document(), nullable=False),
+        sa.Column("labels", labels_document(), nullable=False),
         sa.Column("organization_id", varchar(255)),
         sa.Column("environment", varchar(255)),
         sa.Column("service_name", varchar(255)),

@@ -366,18 +366,21 @@ class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
             return list(connection.execute(query).scalars())
 
     def _list_label_keys(self, name: str | None) -> list[str]:
-        entries = label_entries(m.labels).table_valued("key", name="entries")
-        key = code_point(entries.c.key).label("key")
         query = (
-            sa.select(key)
-            .select_from(metrics)
-            .join(entries, sa.true())
+            self._label_keys_query()
             .where(*([m.name == name] if name is not None else []))
             .distinct()
-            .order_by(key)
+            .order_by(sa.literal_column("key"))
         )
         with self._reading() as connection:
             return list(connection.execute(query).scalars())
+
+    def _label_keys_query(self) -> sa.Select[Any]:
+        """One row per (point, label key), the key labelled ``key`` (a hook: a database whose
+        labels are a map, not a document to join with, lists its keys its own way)."""
+        entries = label_entries(m.labels).table_valued("key", name="entries")
+        key = code_point(entries.c.key).label("key")
+        return sa.select(key).select_from(metrics).join(entries, sa.true())
 
     def _list_label_values(
         self, key: str, name: str | None, prefix: str | None, limit: int | None

@@ -1,0 +1,73 @@
+"""Alembic's implementation for ClickHouse (dialect ``clickhousedb``), registered on import by
+``obsstore.storage.clickhouse`` (it needs the driver, so ``obsstore.migrate`` cannot import it).
+
+It extends clickhouse-connect's own implementation so that the migrations stay written once:
+a table gets its engine from the dialect profile's facts (a MergeTree sorted by the profile's
+sort key, or else by the primary key, with the profile's table settings), nullable columns
+become ``Nullable(...)`` (ClickHouse columns are not nullable unless declared so), and a
+table's key-lookup projections follow its creation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from clickhouse_connect.cc_sqlalchemy.alembic import ClickHouseImpl
+from clickhouse_connect.cc_sqlalchemy.ddl.tableengine import MergeTree
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import UserDefinedType
+
+from obsstore import registry
+
+
+class _Declared(UserDefinedType[Any]):
+    """A column type as already compiled DDL text."""
+
+    cache_ok = True
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return self.spec
+
+
+def _nullable(column: sa.Column[Any], dialect: Dialect) -> None:
+    if column.nullable and not column.primary_key:
+        inner = dialect.type_compiler_instance.process(column.type.dialect_impl(dialect))
+        column.type = _Declared(f"Nullable({inner})")
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+class ObsstoreClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
+    __dialect__ = "clickhousedb"
+
+    def create_table(self, table: sa.Table, **kw: Any) -> None:
+        profile = registry.profile_for(self.dialect.name)
+        order = profile.sort_keys.get(table.name) or tuple(c.name for c in table.primary_key)
+        for column in table.columns:
+            _nullable(column, self.dialect)
+        table.engine = MergeTree(order_by=list(order), settings=dict(profile.table_settings))
+        table.kwargs["clickhousedb_engine"] = table.engine
+        super().create_table(table, **kw)
+        for column_names in (profile.key_projections.get(table.name),):
+            if column_names:
+                self._add_projection(table.name, column_names)
+
+    def _add_projection(self, table: str, columns: tuple[str, ...]) -> None:
+        # Names come from the registry's profile, never from a caller.
+        names = ", ".join(_quoted(c) for c in columns)
+        projection = _quoted("by_" + "_".join(columns))
+        self._exec(
+            sa.text(
+                f"ALTER TABLE {_quoted(table)} ADD PROJECTION {projection} "
+                f"(SELECT {names} ORDER BY {names})"
+            )
+        )
+
+    def add_column(self, table_name: str, column: sa.Column[Any], **kw: Any) -> None:
+        _nullable(column, self.dialect)
+        super().add_column(table_name, column, **kw)

@@ -1,0 +1,245 @@
+"""ClickHouse through clickhouse-connect: a server (``clickhousedb://user@host:8123/db``) or the
+embedded engine, chdb (``chdb:///<directory>?database=<name>``), driven by the same client.
+
+ClickHouse has no transactions and no unique keys: one insert is atomic, and first write wins
+by looking the batch's keys up (a projection ordered by id serves the lookup) and inserting the
+rest with a deduplication token derived from them, so a retried batch that raced its first try
+is dropped. Writers in one process take a lock, which makes that exact for the embedded engine
+(one process holds its directory). See the README's ClickHouse section."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+from datetime import datetime
+from typing import Any
+
+import clickhouse_connect
+import sqlalchemy as sa
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, ProgrammingError
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import QueuePool
+
+from obsstore import alembic_clickhouse  # noqa: F401  (registers the Alembic implementation)
+from obsstore.config import Settings
+from obsstore.models import MetricRecord
+from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
+from obsstore.sqlfuncs import any_of, any_pair_of
+from obsstore.sqltypes import dump_json
+from obsstore.storage.bulk import metric_columns
+from obsstore.storage.sql import SQLStorage
+
+EMBEDDED_DRIVER = "chdb"
+DEFAULT_DATABASE = "default"
+# Session settings of every connection: SQL semantics the shared queries expect (NULL from
+# outer joins and from aggregates over no rows, columns before aliases of the same name) and
+# room for long key lists.
+SESSION_SETTINGS = {
+    "join_use_nulls": 1,
+    "aggregate_functions_null_for_empty": 1,
+    "prefer_column_name_to_alias": 1,
+    "max_query_size": 64 * 1024 * 1024,
+}
+_KEYS_PER_LOOKUP = 10_000
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+# Errors the server names for a missing table, a missing database or a refused login.
+_MISSING_TABLE = ("UNKNOWN_TABLE", "Code: 60.")
+_MISCONFIGURED = ("UNKNOWN_DATABASE", "Code: 81.", "AUTHENTICATION_FAILED", "Code: 516.")
+
+
+def is_embedded(url: URL) -> bool:
+    return url.drivername == EMBEDDED_DRIVER
+
+
+def _embedded_path(url: URL) -> str:
+    return url.database or ":memory:"
+
+
+def _database(url: URL) -> str:
+    if is_embedded(url):
+        return str(url.query.get("database") or DEFAULT_DATABASE)
+    return url.database or DEFAULT_DATABASE
+
+
+def _client_arguments(url: URL) -> dict[str, Any]:
+    """clickhouse-connect's client arguments for ``url``, without the database."""
+    if is_embedded(url):
+        return {"interface": "chdb", "path": _embedded_path(url)}
+    arguments: dict[str, Any] = {"host": url.host or "localhost"}
+    if url.port is not None:
+        arguments["port"] = url.port
+    if url.username is not None:
+        arguments["username"] = url.username
+    if url.password is not None:
+        arguments["password"] = url.password
+    for key, value in url.query.items():
+        arguments[key] = value
+    return arguments
+
+
+def _quoted(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def _create_database(url: URL) -> None:
+    """The URL's database, created when missing (a database is a name in ClickHouse)."""
+    database = _database(url)
+    if database == DEFAULT_DATABASE:
+        return
+    client = clickhouse_connect.get_client(**_client_arguments(url))
+    try:
+        # The name is quoted as an identifier: it cannot end the statement.
+        client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+    finally:
+        client.close()
+
+
+class ClickHouseStorage(SQLStorage):
+    kind = "clickhouse"
+
+    def __init__(self, url: URL, settings: Settings | None = None) -> None:
+        super().__init__(url, settings)
+        if is_embedded(url):
+            # One process holds the engine's directory, and its writers queue on one lock:
+            # first write wins exactly there, and the schema is migrated on init().
+            self.profile = dataclasses.replace(self.profile, embedded=True)
+            self.capabilities = dataclasses.replace(
+                self.capabilities, multi_process=False, first_write_wins="exact"
+            )
+
+    # --- hooks ---------------------------------------------------------------------------
+    @classmethod
+    def is_in_memory(cls, url: URL) -> bool:
+        return is_embedded(url) and _embedded_path(url) == ":memory:"
+
+    @classmethod
+    def engine_key(cls, url: URL) -> str | None:
+        # In-memory databases are shared too: chdb hosts one engine per process.
+        return url.render_as_string(hide_password=False)
+
+    @classmethod
+    def build_engine(cls, url: URL) -> tuple[Engine, Any]:
+        _create_database(url)
+        arguments = _client_arguments(url)
+        # Settings travel as ch_-prefixed connection arguments (the client's generic form).
+        connect_args: dict[str, Any] = {f"ch_{k}": v for k, v in SESSION_SETTINGS.items()}
+        if is_embedded(url):
+            connect_args.update(arguments)
+            target = URL.create("clickhousedb", database=_database(url))
+        else:
+            target = url.set(drivername="clickhousedb", database=_database(url))
+        engine = sa.create_engine(
+            target,
+            connect_args=connect_args,
+            poolclass=QueuePool,
+            pool_size=4,
+            max_overflow=8,
+        )
+        # The dialect takes no json_serializer argument; JSON columns read this attribute.
+        engine.dialect._json_serializer = dump_json  # type: ignore[attr-defined]
+        return engine, None
+
+    @classmethod
+    def write_lock(cls, url: URL) -> Any:
+        with _write_locks_guard:
+            return _write_locks.setdefault(url.render_as_string(), threading.Lock())
+
+    @classmethod
+    def is_unavailable(cls, error: BaseException) -> bool:
+        message = str(error)
+        return isinstance(error, OperationalError) or (
+            isinstance(error, ProgrammingError) and "chdb" in message.lower()
+        )
+
+    @classmethod
+    def is_missing_schema(cls, error: BaseException) -> bool:
+        return isinstance(error, DatabaseError) and any(m in str(error) for m in _MISSING_TABLE)
+
+    @classmethod
+    def is_misconfigured(cls, error: BaseException) -> bool:
+        return isinstance(error, DatabaseError) and any(m in str(error) for m in _MISCONFIGURED)
+
+    # --- writes --------------------------------------------------------------------------
+    def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
+        columns = metric_columns(records, epoch_us=False)
+        columns["labels"] = [record.labels for record in records]  # a Map, not JSON text
+        return self._bulk_insert(connection, metrics, columns)
+
+    def _bulk_insert(
+        self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
+    ) -> int:
+        at = [list(columns).index(c.name) for c in table.primary_key.columns]
+        stored = self._stored_keys(connection, table, [list(columns.values())[i] for i in at])
+        rows = list(zip(*columns.values(), strict=True))
+        if stored:
+            rows = [row for row in rows if tuple(row[i] for i in at) not in stored]
+        if not rows:
+            return 0
+        token = _deduplication_token(table, [tuple(row[i] for i in at) for row in rows])
+        client = _client(connection)
+        summary = client.insert(
+            table.name,
+            rows,
+            column_names=list(columns),
+            settings={"insert_deduplication_token": token},
+        )
+        if summary.written_rows == 0 and self._stored_keys(
+            connection, table, [[row[i] for row in rows] for i in at]
+        ):
+            return 0  # the same rows were written by a concurrent try of this batch
+        if summary.written_rows == 0:
+            # An identical batch was written before and deleted since: write it anew.
+            client.insert(
+                table.name,
+                rows,
+                column_names=list(columns),
+                settings={"insert_deduplication_token": token + ":" + _now_token()},
+            )
+        return len(rows)
+
+    def _stored_keys(
+        self, connection: Connection, table: sa.Table, key_columns: list[list[Any]]
+    ) -> set[tuple[Any, ...]]:
+        """The keys among ``key_columns`` (the primary key's columns, as lists) already stored."""
+        pk = list(table.primary_key.columns)
+        found: set[tuple[Any, ...]] = set()
+        pairs = list(zip(*key_columns, strict=True))
+        for start in range(0, len(pairs), _KEYS_PER_LOOKUP):
+            chunk = pairs[start : start + _KEYS_PER_LOOKUP]
+            if len(pk) == 1:
+                where = any_of(pk[0], [p[0] for p in chunk])
+            else:
+                where = any_pair_of(pk[0], pk[1], chunk)
+            for row in connection.execute(sa.select(*pk).where(where)):
+                found.add(tuple(row))
+        return found
+
+    def _label_keys_query(self) -> sa.Select[Any]:
+        # Labels are a Map: arrayJoin gives a row per key of each point.
+        key = sa.func.arrayJoin(sa.func.mapKeys(metrics.c.labels)).label("key")
+        return sa.select(key).select_from(metrics)
+
+    def dangerously_clear_all(self) -> None:
+        # DELETE needs a WHERE clause here; TRUNCATE empties a table at once.
+        with self._writing() as connection:
+            for table in (metrics, spans, metric_rollups, metric_rollup_bins, rollup_state):
+                connection.execute(sa.text(f"TRUNCATE TABLE {_quoted(table.name)}"))
+
+
+def _deduplication_token(table: sa.Table, keys: list[tuple[Any, ...]]) -> str:
+    digest = hashlib.sha256(table.name.encode())
+    for key in keys:
+        digest.update(b"\x1f".join(str(part).encode() for part in key) + b"\x1e")
+    return digest.hexdigest()
+
+
+def _now_token() -> str:
+    return datetime.now().isoformat()
+
+
+def _client(connection: Connection) -> Any:
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    return raw.client
