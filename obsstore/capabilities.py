@@ -37,6 +37,8 @@ class Capabilities:
     # "single-writer": exact for one writer at a time, and a retried batch is dropped whole;
     # two writers storing the same new id at the same moment may both store it.
     first_write_wins: Literal["exact", "single-writer"] = "exact"
+    # The years a stored instant may fall in (a write outside them is an InvalidArgumentError).
+    timestamp_years: tuple[int, int] = (1, 9999)
 
     def in_memory(self) -> Capabilities:
         """The same backend on an in-memory database: gone with the process, and private to it."""

@@ -737,7 +737,7 @@ def _contains_all_clickhouse(
     element: json_array_contains_all, compiler: SQLCompiler, **kw: Any
 ) -> str:
     # Elements as their JSON text, which dump_json wrote: a string's text is its encoding.
-    elements = f"JSONExtractArrayRaw({compiler.process(element.doc, **kw)})"
+    elements = f"JSONExtractArrayRaw(ifNull({compiler.process(element.doc, **kw)}, ''))"
     tests = [
         f"has({elements}, {compiler.process(_bind(dump_json(item), sa.Text()))})"
         for item in element.items

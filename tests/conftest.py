@@ -14,6 +14,7 @@ import pytest
 
 from devtools.postgres import PostgresServer, find_server, scratch_database
 from obsstore import MetricsStorage, ObservabilityStorage, create_storage, registry
+from obsstore.capabilities import Capabilities
 
 # Every backend the registry knows; server backends get their URL from a fixture named
 # "<kind>_url" (see postgresql_url below), file backends a file in the test's directory.
@@ -52,6 +53,22 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgresql: reaches PostgreSQL (set automatically; `-m postgresql` selects)"
     )
+    config.addinivalue_line(
+        "markers",
+        "requires(reason, **capabilities): runs only on backends whose Capabilities have these "
+        "values (see obsstore/capabilities.py); elsewhere it skips, saying which fact differs",
+    )
+
+
+def skip_unless_capable(request: pytest.FixtureRequest, capabilities: Capabilities) -> None:
+    """Skip a test marked ``requires(reason, name=value, ...)`` on a backend whose capabilities
+    differ: a documented difference of what the backend guarantees, never a backend name."""
+    for marker in request.node.iter_markers("requires"):
+        for name, wanted in marker.kwargs.items():
+            actual = getattr(capabilities, name)
+            if actual != wanted:
+                reason = marker.args[0] if marker.args else ""
+                pytest.skip(f"capability {name}={actual!r}, the test needs {wanted!r}: {reason}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -142,6 +159,7 @@ def storage(
 ) -> Iterator[MetricsStorage]:
     """An initialised, empty storage on each of the four backends."""
     with create_storage(url_for(backend, tmp_path, request)) as store:
+        skip_unless_capable(request, store.capabilities)
         store.init()
         store.dangerously_clear_all()
         yield store
@@ -170,5 +188,6 @@ def reference_and_candidate(
     from tests.reference import ReferenceStorage
 
     with create_storage(url_for(request.param, tmp_path, request)) as candidate:
+        skip_unless_capable(request, candidate.capabilities)
         candidate.init()
         yield ReferenceStorage(), candidate

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import threading
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +25,8 @@ from sqlalchemy.pool import QueuePool
 
 from obsstore import alembic_clickhouse  # noqa: F401  (registers the Alembic implementation)
 from obsstore.config import Settings
-from obsstore.models import MetricRecord
+from obsstore.errors import InvalidArgumentError
+from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import any_of, any_pair_of
 from obsstore.sqltypes import dump_json
@@ -33,12 +36,10 @@ from obsstore.storage.sql import SQLStorage
 EMBEDDED_DRIVER = "chdb"
 DEFAULT_DATABASE = "default"
 # Session settings of every connection: SQL semantics the shared queries expect (NULL from
-# outer joins and from aggregates over no rows, columns before aliases of the same name) and
-# room for long key lists.
+# outer joins and from aggregates over no rows) and room for long key lists.
 SESSION_SETTINGS = {
     "join_use_nulls": 1,
     "aggregate_functions_null_for_empty": 1,
-    "prefer_column_name_to_alias": 1,
     "max_query_size": 64 * 1024 * 1024,
 }
 _KEYS_PER_LOOKUP = 10_000
@@ -54,7 +55,9 @@ def is_embedded(url: URL) -> bool:
 
 
 def _embedded_path(url: URL) -> str:
-    return url.database or ":memory:"
+    path = url.database or ":memory:"
+    # chdb compares paths literally: one directory, one spelling.
+    return path if path == ":memory:" else os.path.realpath(path)
 
 
 def _database(url: URL) -> str:
@@ -83,14 +86,49 @@ def _quoted(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
+class _Embedded:
+    """The process's chdb engine: chdb hosts one directory per process, started by the first
+    connection to it and stopped by the last one's close (a restart costs ~0.1 s). A keeper
+    connection holds it between storages; opening another directory closes the keeper when no
+    engine uses it any more."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.path: str | None = None
+        self.keeper: Any = None
+        self.users = 0
+        self.databases: set[str] = set()
+
+    def acquire(self, path: str, database: str) -> None:
+        import chdb
+
+        with self.lock:
+            if self.keeper is not None and self.path != path and self.users == 0:
+                self.keeper.close()
+                self.keeper, self.path = None, None
+            if self.keeper is None:
+                self.keeper, self.path, self.databases = chdb.connect(path), path, set()
+            self.users += 1
+            if database not in self.databases and database != DEFAULT_DATABASE:
+                # The name is quoted as an identifier: it cannot end the statement.
+                self.keeper.query(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+                self.databases.add(database)
+
+    def release(self) -> None:
+        with self.lock:
+            self.users -= 1
+
+
+_embedded = _Embedded()
+
+
 def _create_database(url: URL) -> None:
-    """The URL's database, created when missing (a database is a name in ClickHouse)."""
+    """The URL's database on a server, created when missing (a database is a name there)."""
     database = _database(url)
     if database == DEFAULT_DATABASE:
         return
     client = clickhouse_connect.get_client(**_client_arguments(url))
     try:
-        # The name is quoted as an identifier: it cannot end the statement.
         client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
     finally:
         client.close()
@@ -121,7 +159,12 @@ class ClickHouseStorage(SQLStorage):
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
-        _create_database(url)
+        on_dispose = None
+        if is_embedded(url):
+            _embedded.acquire(_embedded_path(url), _database(url))
+            on_dispose = _embedded.release
+        else:
+            _create_database(url)
         arguments = _client_arguments(url)
         # Settings travel as ch_-prefixed connection arguments (the client's generic form).
         connect_args: dict[str, Any] = {f"ch_{k}": v for k, v in SESSION_SETTINGS.items()}
@@ -139,7 +182,7 @@ class ClickHouseStorage(SQLStorage):
         )
         # The dialect takes no json_serializer argument; JSON columns read this attribute.
         engine.dialect._json_serializer = dump_json  # type: ignore[attr-defined]
-        return engine, None
+        return engine, on_dispose
 
     @classmethod
     def write_lock(cls, url: URL) -> Any:
@@ -162,6 +205,33 @@ class ClickHouseStorage(SQLStorage):
         return isinstance(error, DatabaseError) and any(m in str(error) for m in _MISCONFIGURED)
 
     # --- writes --------------------------------------------------------------------------
+    def _insert_metrics(self, records: list[MetricRecord]) -> int:
+        self._check_years("records", [("timestamp", r.timestamp) for r in records])
+        self._check_years("records", [("start_timestamp", r.start_timestamp) for r in records])
+        return super()._insert_metrics(records)
+
+    def _create_spans(self, batch: list[SpanRecord]) -> int:
+        self._check_years("spans", [("started_at", s.started_at) for s in batch])
+        self._check_years("spans", [("ended_at", s.ended_at) for s in batch])
+        return super()._create_spans(batch)
+
+    def _update_spans(self, updates: list[SpanUpdate]) -> int:
+        for name in ("started_at", "ended_at"):
+            moments = [(name, u.changes().get(name)) for u in updates]
+            self._check_years("updates", moments)
+        return super()._update_spans(updates)
+
+    def _check_years(self, argument: str, moments: list[tuple[str, datetime | None]]) -> None:
+        """DateTime64 holds 1900-2299 (the capabilities say so): later or earlier instants are
+        refused, naming the first, instead of being stored as another instant."""
+        low, high = self.capabilities.timestamp_years
+        for index, (field, moment) in enumerate(moments):
+            if moment is not None and not low <= moment.year <= high:
+                raise InvalidArgumentError(
+                    f"{argument}[{index}].{field}: {moment.isoformat()} is outside the years "
+                    f"{low}-{high} that ClickHouse's DateTime64 holds"
+                )
+
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         columns = metric_columns(records, epoch_us=False)
         columns["labels"] = [record.labels for record in records]  # a Map, not JSON text
@@ -179,24 +249,13 @@ class ClickHouseStorage(SQLStorage):
             return 0
         token = _deduplication_token(table, [tuple(row[i] for i in at) for row in rows])
         client = _client(connection)
-        summary = client.insert(
-            table.name,
-            rows,
-            column_names=list(columns),
-            settings={"insert_deduplication_token": token},
-        )
-        if summary.written_rows == 0 and self._stored_keys(
-            connection, table, [[row[i] for row in rows] for i in at]
-        ):
-            return 0  # the same rows were written by a concurrent try of this batch
-        if summary.written_rows == 0:
-            # An identical batch was written before and deleted since: write it anew.
-            client.insert(
-                table.name,
-                rows,
-                column_names=list(columns),
-                settings={"insert_deduplication_token": token + ":" + _now_token()},
-            )
+        names = list(columns)
+        client.insert(table.name, rows, column_names=names, settings=_token(token))
+        key_columns = [[row[i] for row in rows] for i in at]
+        if len(self._stored_keys(connection, table, key_columns)) < len(rows):
+            # The insert was dropped as a repeat of one written before and deleted since (an
+            # insert's summary does not say so): write it anew under a token of its own.
+            client.insert(table.name, rows, column_names=names, settings=_token(token, unique=True))
         return len(rows)
 
     def _stored_keys(
@@ -235,8 +294,8 @@ def _deduplication_token(table: sa.Table, keys: list[tuple[Any, ...]]) -> str:
     return digest.hexdigest()
 
 
-def _now_token() -> str:
-    return datetime.now().isoformat()
+def _token(token: str, *, unique: bool = False) -> dict[str, str]:
+    return {"insert_deduplication_token": f"{token}:{uuid.uuid4().hex}" if unique else token}
 
 
 def _client(connection: Connection) -> Any:

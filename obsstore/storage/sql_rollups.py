@@ -385,7 +385,13 @@ class SQLRollups(RollupStorage):
                     doomed = m.timestamp <= cut
                 else:
                     doomed = m.timestamp < cut
-                total += max(connection.execute(sa.delete(metrics).where(doomed)).rowcount, 0)
+                # Counted, not the DELETE's rowcount: some drivers (ClickHouse's) report none.
+                total += int(
+                    connection.execute(
+                        sa.select(sa.func.count()).select_from(metrics).where(doomed)
+                    ).scalar_one()
+                )
+                connection.execute(sa.delete(metrics).where(doomed))
 
     def _delete_rollups_before(self, level: int, before: int) -> int:
         """Delete in bucket ranges of about BATCH_ROWS sketch bins (the larger table)."""

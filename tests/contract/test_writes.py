@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from obsstore import MetricRecord, MetricsStorage, MetricType, ValidationError
+from obsstore.errors import InvalidArgumentError
 from tests.contract.helpers import UTC, all_ids, point
 
 
@@ -117,6 +118,7 @@ def test_naive_timestamps_are_utc_and_offsets_are_converted(storage: MetricsStor
     assert all_ids(storage, start_time=start) == ["ist"]
 
 
+@pytest.mark.requires("instants up to 9999-12-31", timestamp_years=(1, 9999))
 def test_extreme_timestamps_round_trip(storage: MetricsStorage) -> None:
     low = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
     high = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -147,3 +149,17 @@ def test_empty_trace_and_span_ids_are_kept(storage: MetricsStorage) -> None:
     stored = {r.id: (r.trace_id, r.span_id) for r in storage.list_metrics().data}
     assert stored == {"x": ("", None), "y": (None, ""), "z": ("t", None)}
     assert storage.count_metrics({"trace_id": ""}) == 1
+
+
+def test_instants_at_the_capable_years_round_trip(storage: MetricsStorage) -> None:
+    # Every backend holds the years its capabilities name, and refuses later instants rather
+    # than storing another one (ClickHouse's DateTime64 ends with 2299).
+    first, last = storage.capabilities.timestamp_years
+    low = datetime(max(first, 1970), 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    high = datetime(last, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    storage.batch_record_metrics([point("low", at=low), point("high", at=high)])
+    assert {r.id: r.timestamp for r in storage.list_metrics().data} == {"low": low, "high": high}
+    if last < 9999:
+        with pytest.raises(InvalidArgumentError, match="timestamp"):
+            storage.batch_record_metrics([point("later", at=datetime(last + 1, 1, 1, tzinfo=UTC))])
+        assert storage.count_metrics() == 2
