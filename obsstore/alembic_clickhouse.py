@@ -20,7 +20,7 @@ from sqlalchemy.types import UserDefinedType
 from obsstore import registry
 
 
-class _Declared(UserDefinedType[Any]):
+class Declared(UserDefinedType[Any]):
     """A column type as already compiled DDL text."""
 
     cache_ok = True
@@ -32,17 +32,21 @@ class _Declared(UserDefinedType[Any]):
         return self.spec
 
 
+def declared_type(column: sa.Column[Any], dialect: Dialect) -> str:
+    """The column's type as ClickHouse declares it (``Nullable(...)`` where it may be NULL)."""
+    inner = dialect.type_compiler_instance.process(column.type.dialect_impl(dialect))
+    return f"Nullable({inner})" if column.nullable and not column.primary_key else inner
+
+
 def _nullable(column: sa.Column[Any], dialect: Dialect) -> None:
-    if column.nullable and not column.primary_key:
-        inner = dialect.type_compiler_instance.process(column.type.dialect_impl(dialect))
-        column.type = _Declared(f"Nullable({inner})")
+    column.type = Declared(declared_type(column, dialect))
 
 
 def _quoted(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
-class ObsstoreClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
+class ObsstoreClickHouseImpl(ClickHouseImpl):
     __dialect__ = "clickhousedb"
 
     def create_table(self, table: sa.Table, **kw: Any) -> None:
@@ -50,8 +54,9 @@ class ObsstoreClickHouseImpl(ClickHouseImpl):  # type: ignore[misc]
         order = profile.sort_keys.get(table.name) or tuple(c.name for c in table.primary_key)
         for column in table.columns:
             _nullable(column, self.dialect)
-        table.engine = MergeTree(order_by=list(order), settings=dict(profile.table_settings))
-        table.kwargs["clickhousedb_engine"] = table.engine
+        engine = MergeTree(order_by=list(order), settings=dict(profile.table_settings))
+        table.engine = engine  # type: ignore[attr-defined]
+        table.kwargs["clickhousedb_engine"] = engine
         super().create_table(table, **kw)
         for column_names in (profile.key_projections.get(table.name),):
             if column_names:

@@ -22,7 +22,7 @@ class TextJSON(sa.JSON):
     __visit_name__ = "obsstore_text_json"
 
 
-@compiles(TextJSON, "clickhousedb")  # type: ignore[misc]
+@compiles(TextJSON, "clickhousedb")
 def _text_json_clickhouse(element: TextJSON, compiler: Any, **kw: Any) -> str:
     return "String"
 

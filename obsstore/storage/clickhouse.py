@@ -23,7 +23,8 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
-from obsstore import alembic_clickhouse  # noqa: F401  (registers the Alembic implementation)
+# Importing alembic_clickhouse registers the Alembic implementation.
+from obsstore.alembic_clickhouse import Declared, declared_type
 from obsstore.config import Settings
 from obsstore.errors import InvalidArgumentError
 from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
@@ -87,10 +88,10 @@ def _quoted(name: str) -> str:
 
 
 class _Embedded:
-    """The process's chdb engine: chdb hosts one directory per process, started by the first
-    connection to it and stopped by the last one's close (a restart costs ~0.1 s). A keeper
-    connection holds it between storages; opening another directory closes the keeper when no
-    engine uses it any more."""
+    """The process's chdb engine: chdb hosts one directory per process, and locks it against
+    other processes while any connection to it is open. A keeper connection holds the engine
+    while storages use it (pooled connections come and go; a restart costs ~0.1 s) and closes
+    with the last one, so that another process (or another directory) can have it then."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -103,11 +104,9 @@ class _Embedded:
         import chdb
 
         with self.lock:
-            if self.keeper is not None and self.path != path and self.users == 0:
-                self.keeper.close()
-                self.keeper, self.path = None, None
             if self.keeper is None:
-                self.keeper, self.path, self.databases = chdb.connect(path), path, set()
+                self.keeper = chdb.connect(path)  # type: ignore[no-untyped-call]
+                self.path, self.databases = path, set()
             self.users += 1
             if database not in self.databases and database != DEFAULT_DATABASE:
                 # The name is quoted as an identifier: it cannot end the statement.
@@ -117,6 +116,9 @@ class _Embedded:
     def release(self) -> None:
         with self.lock:
             self.users -= 1
+            if self.users == 0 and self.keeper is not None:
+                self.keeper.close()
+                self.keeper, self.path = None, None
 
 
 _embedded = _Embedded()
@@ -181,7 +183,7 @@ class ClickHouseStorage(SQLStorage):
             max_overflow=8,
         )
         # The dialect takes no json_serializer argument; JSON columns read this attribute.
-        engine.dialect._json_serializer = dump_json  # type: ignore[attr-defined]
+        engine.dialect._json_serializer = dump_json
         return engine, on_dispose
 
     @classmethod
@@ -258,6 +260,31 @@ class ClickHouseStorage(SQLStorage):
             client.insert(table.name, rows, column_names=names, settings=_token(token, unique=True))
         return len(rows)
 
+    def _write_span_updates(
+        self, connection: Connection, changed: list[SpanRecord], columns: list[str], now: datetime
+    ) -> None:
+        # One lightweight UPDATE for the whole batch (one per span cost ~4 ms each, and every
+        # one leaves a patch part): each column takes the span's new value through
+        # transform(key, keys, values, column), the keys being trace and span id joined.
+        key = sa.func.concat(spans.c.trace_id, sa.func.char(31), spans.c.span_id)
+        keys = [f"{span.trace_id}\x1f{span.span_id}" for span in changed]
+        dialect = connection.dialect
+        values: dict[str, Any] = {}
+        for name in columns:
+            column = spans.c[name]
+            to_database = column.type._cached_bind_processor(dialect) or _same
+            raw = [to_database(now if name == "updated_at" else getattr(s, name)) for s in changed]
+            array_type = Declared(f"Array({declared_type(column, dialect)})")
+            values[name] = sa.func.transform(
+                key, _array(keys), sa.cast(_array(raw), array_type), column
+            )
+        pairs = [(span.trace_id, span.span_id) for span in changed]
+        connection.execute(
+            sa.update(spans)
+            .values(values)
+            .where(any_pair_of(spans.c.trace_id, spans.c.span_id, pairs))
+        )
+
     def _stored_keys(
         self, connection: Connection, table: sa.Table, key_columns: list[list[Any]]
     ) -> set[tuple[Any, ...]]:
@@ -267,6 +294,7 @@ class ClickHouseStorage(SQLStorage):
         pairs = list(zip(*key_columns, strict=True))
         for start in range(0, len(pairs), _KEYS_PER_LOOKUP):
             chunk = pairs[start : start + _KEYS_PER_LOOKUP]
+            where: sa.ColumnElement[bool]
             if len(pk) == 1:
                 where = any_of(pk[0], [p[0] for p in chunk])
             else:
@@ -296,6 +324,14 @@ def _deduplication_token(table: sa.Table, keys: list[tuple[Any, ...]]) -> str:
 
 def _token(token: str, *, unique: bool = False) -> dict[str, str]:
     return {"insert_deduplication_token": f"{token}:{uuid.uuid4().hex}" if unique else token}
+
+
+def _array(values: list[Any]) -> Any:
+    return sa.bindparam(None, values, type_=sa.types.NullType(), unique=True)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _client(connection: Connection) -> Any:

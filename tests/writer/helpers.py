@@ -116,6 +116,10 @@ _DUCKDB_HOLDER = textwrap.dedent("""
 """)
 
 
+# Backends whose database cannot be taken away from this process (see Outage).
+SIMULATED_OUTAGES = ("memory", "clickhouse")
+
+
 class Outage:
     """One backend's database, initialised and empty, which ``begin()`` makes unavailable the
     way it really fails and ``end()`` brings back:
@@ -126,7 +130,10 @@ class Outage:
       first used: once this process opens the file, no other process can take it);
     - postgresql: a throwaway server is stopped and started again;
     - memory: it cannot fail, so its ``batch_record_metrics`` raises StorageUnavailableError
-      while the outage lasts (the one simulated case).
+      while the outage lasts (simulated);
+    - clickhouse on chdb: the engine runs in this process, which holds its one directory for
+      every test's database, so no other process can take it away mid-session: simulated as
+      for memory (a server outage needs OBSSTORE_TEST_CLICKHOUSE_URL and a server to stop).
     """
 
     def __init__(self, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -146,6 +153,8 @@ class Outage:
             database = scratch_database(self.cluster.url)
             self.url = database.__enter__()
             self._cleanups.append(lambda: database.__exit__(None, None, None))
+        elif backend == "clickhouse":
+            self.url = request.getfixturevalue("fresh_clickhouse_url")
         else:
             self.url = url_for(backend, tmp_path, request)
         if backend != "memory":
@@ -156,12 +165,12 @@ class Outage:
     def open(self) -> MetricsStorage:
         """Another storage on the same database (closed at teardown)."""
         storage = create_storage(self.url)
-        if self.backend == "memory":
+        if self.backend in SIMULATED_OUTAGES:
             original = storage.batch_record_metrics
 
             def guarded(records: Any) -> int:
                 if self.down:
-                    raise StorageUnavailableError("memory database: simulated outage")
+                    raise StorageUnavailableError(f"{self.backend} database: simulated outage")
                 return original(records)
 
             storage.batch_record_metrics = guarded  # type: ignore[method-assign]
