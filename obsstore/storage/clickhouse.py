@@ -9,6 +9,9 @@ is dropped. Writers in one process take a lock, which makes that exact for the e
 
 from __future__ import annotations
 
+# The driver imports pandas on a first query, which imports this module and registers an
+# atexit hook: imported here, so a writer's flush at interpreter exit can still query.
+import concurrent.futures.thread  # noqa: F401
 import dataclasses
 import hashlib
 import os
