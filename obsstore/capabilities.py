@@ -37,6 +37,9 @@ class Capabilities:
     # "single-writer": exact for one writer at a time, and a retried batch is dropped whole;
     # two writers storing the same new id at the same moment may both store it.
     first_write_wins: Literal["exact", "single-writer"] = "exact"
+    # A process forked from one using the database, that never uses it itself, leaves the
+    # database to other processes (false for chdb: the child inherits the engine's lock).
+    fork_releases_database: bool = True
     # The years a stored instant may fall in (a write outside them is an InvalidArgumentError).
     timestamp_years: tuple[int, int] = (1, 9999)
 

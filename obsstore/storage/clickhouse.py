@@ -149,7 +149,10 @@ class ClickHouseStorage(SQLStorage):
             # first write wins exactly there, and the schema is migrated on init().
             self.profile = dataclasses.replace(self.profile, embedded=True)
             self.capabilities = dataclasses.replace(
-                self.capabilities, multi_process=False, first_write_wins="exact"
+                self.capabilities,
+                multi_process=False,
+                first_write_wins="exact",
+                fork_releases_database=False,
             )
 
     # --- hooks ---------------------------------------------------------------------------

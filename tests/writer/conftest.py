@@ -11,7 +11,7 @@ import pytest
 
 from devtools.postgres import ThrowawayCluster, postgres_bin_dir
 from obsstore import MetricsStorage, MetricsWriter, create_storage
-from tests.conftest import BACKENDS, IN_CI, url_for
+from tests.conftest import BACKENDS, IN_CI, skip_unless_capable, url_for
 from tests.writer.helpers import Outage
 
 
@@ -61,6 +61,7 @@ def prepared_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     url = url_for(backend, tmp_path, request)
     if backend != "memory":
         with create_storage(url) as storage:
+            skip_unless_capable(request, storage.capabilities)
             storage.init()
             storage.dangerously_clear_all()
     return url

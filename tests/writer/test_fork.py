@@ -113,6 +113,10 @@ def test_a_forked_child_starts_empty_and_the_parent_writes_once(
     assert stored_ids(storage) == sorted(ids + [r.id for r in points(500, prefix="parent")])
 
 
+@pytest.mark.requires(
+    "the forked sleeper must leave the database to the test process",
+    fork_releases_database=True,
+)
 def test_a_forked_child_does_not_keep_the_parents_spool_locked(
     prepared_url: str, make_writer: Callable[..., MetricsWriter], tmp_path: Path
 ) -> None:
