@@ -38,6 +38,7 @@ def test_memory_is_the_default() -> None:
         ("sqlite", "sqlite:///obsstore.db"),
         ("duckdb", "duckdb:///obsstore.duckdb"),
         ("SQLite", "sqlite:///obsstore.db"),
+        ("clickhouse", "chdb:///obsstore-chdb"),
     ],
 )
 def test_embedded_kinds_have_default_urls(kind: str, url: str) -> None:
@@ -68,6 +69,23 @@ def test_plain_postgresql_urls_use_psycopg_3(
     monkeypatch.setenv("OBSERVABILITY_METRICS_DATABASE_URL", url)
     target = resolve_target()
     assert target.kind == "postgresql" and target.url is not None
+    assert target.url.drivername == driver
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        # A server through clickhouse-connect's dialect, or the embedded engine (kept as is).
+        ("clickhouse://u@h:8123/db", "clickhousedb"),
+        ("clickhousedb://u@h:8123/db", "clickhousedb"),
+        ("chdb:///var/lib/obsstore?database=telemetry", "chdb"),
+    ],
+)
+def test_clickhouse_urls(monkeypatch: pytest.MonkeyPatch, url: str, driver: str) -> None:
+    monkeypatch.setenv("OBSERVABILITY_METRICS_STORAGE", "clickhouse")
+    monkeypatch.setenv("OBSERVABILITY_METRICS_DATABASE_URL", url)
+    target = resolve_target()
+    assert target.kind == "clickhouse" and target.url is not None
     assert target.url.drivername == driver
 
 
