@@ -23,6 +23,8 @@ from obsstore.models.metrics import MetricRecord, MetricType
 # Group keys that name a column; any other key is a label key.
 COLUMN_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_name")
 AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile"]
+AggregationOrder = Literal["key", "value_desc", "value_asc"]
+MAX_TOP_GROUPS = 10_000
 MAX_GROUP_KEYS = 16
 MAX_INTERVAL = timedelta(days=36_500)
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -118,6 +120,12 @@ class Aggregation(BaseModel):
     # Where the answer comes from: rollups where they are complete and raw points elsewhere
     # ("auto"), or only one of them (see obsstore/lifecycle).
     source: Literal["auto", "raw", "rollup"] = "auto"
+    # "key": the contract's order (name, group, bucket). "value_desc" / "value_asc": per metric
+    # name, groups by their value over the whole range (the same aggregation without buckets),
+    # ties by group in key order; each group's buckets follow in time order. ``limit`` keeps
+    # the first ``limit`` groups per name in that order, each with all of its buckets.
+    order: AggregationOrder = "key"
+    limit: StrictInt | None = Field(None, ge=1, le=MAX_TOP_GROUPS)
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -133,7 +141,18 @@ class Aggregation(BaseModel):
             raise ValueError("percentile is only allowed with type='percentile'")
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError("group_by keys must be unique")
+        if self.limit is not None and self.order == "key":
+            raise ValueError('limit needs order "value_desc" or "value_asc"')
         return self
+
+    @property
+    def ranked(self) -> bool:
+        """Whether groups are ordered (and maybe limited) by their value."""
+        return self.order != "key"
+
+    def totals(self) -> Aggregation:
+        """The same aggregation over the whole range (one value per group), in key order."""
+        return self.model_copy(update={"interval": None, "order": "key", "limit": None})
 
 
 class AggregatePoint(BaseModel):

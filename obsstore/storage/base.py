@@ -19,12 +19,15 @@ from obsstore.errors import InvalidArgumentError
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
+    Health,
     MetricFilters,
     MetricRecord,
     MetricsPage,
+    MetricSummary,
     OrderBy,
     Pagination,
 )
+from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
 from obsstore.storage.arguments import (
     as_model,
     check_batch_size,
@@ -34,6 +37,7 @@ from obsstore.storage.arguments import (
 )
 from obsstore.storage.batches import first_of_each_key, validated_batch
 from obsstore.storage.rollups_base import RollupStorage
+from obsstore.storage.summaries import summarize
 from obsstore.storage.traces_base import TraceStorage
 from obsstore.storage.write_checks import metric_records_look_sound
 
@@ -151,6 +155,20 @@ class MetricsStorage(RollupStorage, ABC):
             points.sort(key=aggregate_sort_key)
         return points
 
+    def summarize_metrics(
+        self,
+        filters: MetricFilters | Mapping[str, Any] | None = None,
+        *,
+        percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+        compare: SummaryComparison | None = None,
+    ) -> list[MetricSummary]:
+        """One ``MetricSummary`` per metric name matching ``filters``, by name: count, sum,
+        avg, min, max, last and the ``percentiles``, each as ``aggregate_metrics`` computes
+        it. ``compare`` ("previous_period", "previous_day", "previous_week") also summarises
+        that earlier range (``filters.start_time`` required; ``end_time`` defaults to now)
+        into ``.previous``, and ``.change`` holds the relative change of each statistic."""
+        return summarize(self, as_model(filters, MetricFilters), percentiles, compare)
+
     def list_metric_names(self, prefix: str | None = None, limit: int | None = None) -> list[str]:
         return self._list_metric_names(check_prefix(prefix), check_limit(limit))
 
@@ -232,3 +250,13 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 class ObservabilityStorage(MetricsStorage, TraceStorage):
     """What ``create_storage()`` returns: one object serving metrics and traces."""
+
+    def health(self) -> Health:
+        """Whether the database answers, how fast (one trivial query), its schema revision
+        beside the newest this release knows, and how many points and spans it holds. An
+        unreachable or misconfigured database gives ``reachable=False`` and ``error``, never
+        an exception; a closed storage raises ``ObsstoreError`` like every other call."""
+        return self._health()
+
+    @abstractmethod
+    def _health(self) -> Health: ...

@@ -7,6 +7,7 @@ stored point costs a couple of hundred bytes instead of a pydantic object's kilo
 from __future__ import annotations
 
 import heapq
+import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, chain, compress, repeat
@@ -17,6 +18,7 @@ from obsstore import registry
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
+    Health,
     MetricFilters,
     MetricRecord,
     MetricType,
@@ -171,6 +173,20 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
         self._bucket_bounds = _Interner()  # tuple(bucket_boundaries) -> code
         self._cols = _Columns()
+
+    def _health(self) -> Health:
+        started = time.perf_counter()
+        with self._lock:
+            points = len(self._cols)
+        spans = self._count_spans()
+        return Health(
+            backend=self.kind,
+            url="memory://",
+            reachable=True,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            points=points,
+            spans=spans,
+        )
 
     def init(self) -> None:
         with self._lock:  # raises once closed, like the SQL backends' init()

@@ -84,6 +84,10 @@ class MemoryTraces(TraceStorage):
         self._spans_lock = OpenLock()
         self._traces: dict[str, dict[str, SpanRecord]] = {}
 
+    def _count_spans(self) -> int:
+        with self._spans_lock:
+            return sum(map(len, self._traces.values()))
+
     def _clear_spans(self) -> None:
         with self._spans_lock:
             self._traces = {}
