@@ -145,6 +145,11 @@ def local_time(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def zone() -> str:
+    """The local time zone's name, for column headers of :func:`short_time` values."""
+    return datetime.now().astimezone().strftime("%Z")
+
+
 def short_time(value: datetime | None) -> str:
     if value is None:
         return "-"
@@ -163,8 +168,8 @@ def duration_ms(value: float | None) -> str:
     """Milliseconds, shortened to seconds from 10 s up."""
     if value is None:
         return "-"
-    if value >= 10_000:
-        return f"{value / 1000:.1f} s"
+    if value >= 1_000:
+        return f"{value / 1000:.2f} s"
     return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
 
