@@ -354,6 +354,38 @@ def _last_sqlite(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
     return f"obsstore_last({value}, {ts}, {id_})"
 
 
+# --- elapsed(start, end): end minus start, comparable (only ever sorted on) -------------------
+
+
+class elapsed(_Construct):
+    """How long from ``start`` to ``end`` in the dialect's own comparable form (an interval on
+    PostgreSQL, microseconds on DuckDB and SQLite); NULL where ``end`` is NULL."""
+
+    inherit_cache = True
+    _operands = ("start", "end")
+    _traverse_internals = _internals(*_operands)
+    type = sa.types.NullType()
+
+    def __init__(self, start: ColumnElement[Any], end: ColumnElement[Any]) -> None:
+        self.start, self.end = start, end
+
+
+compiles(elapsed)(_unsupported)
+
+
+@compiles(elapsed, "postgresql")
+@compiles(elapsed, "sqlite")  # timestamps are integer microseconds there (see sqltypes)
+def _elapsed_difference(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
+    return f"({end} - {start})"
+
+
+@compiles(elapsed, "duckdb")
+def _elapsed_duckdb(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
+    return f"(epoch_us({end}) - epoch_us({start}))"
+
+
 # --- label_entries(labels): table-valued (key, value) rows of a labels object -----------------
 
 
@@ -378,6 +410,7 @@ __all__ = [
     "any_of",
     "any_pair_of",
     "code_point",
+    "elapsed",
     "float_sum",
     "json_array_contains_all",
     "json_scalar_equals",
