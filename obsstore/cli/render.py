@@ -60,7 +60,9 @@ def table(*columns: str, title: str | None = None, right: Sequence[str] = ()) ->
     """A compact table: no outer box, so 80 columns hold more."""
     from rich import box
 
-    result = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    result = Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, title_justify="left"
+    )
     for column in columns:
         result.add_column(column, justify="right" if column in right else "left", overflow="fold")
     return result

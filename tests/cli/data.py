@@ -46,18 +46,39 @@ def seed(storage: ObservabilityStorage, now: datetime | None = None) -> datetime
     start = now - timedelta(minutes=10)
     storage.batch_create_spans(
         [
-            {"trace_id": "t-ok", "span_id": "root", "name": "checkout", "started_at": start,
-             "ended_at": start + timedelta(milliseconds=420), "service_name": "api"},
-            {"trace_id": "t-ok", "span_id": "db", "parent_span_id": "root", "name": "db.query",
-             "started_at": start + timedelta(milliseconds=10),
-             "ended_at": start + timedelta(milliseconds=110)},
-            {"trace_id": "t-bad", "span_id": "root", "name": "pay",
-             "started_at": start + timedelta(minutes=1),
-             "ended_at": start + timedelta(minutes=1, seconds=3), "service_name": "api"},
-            {"trace_id": "t-bad", "span_id": "card", "parent_span_id": "root",
-             "name": "card.charge", "started_at": start + timedelta(minutes=1),
-             "ended_at": start + timedelta(minutes=1, seconds=2),
-             "error": {"message": "card declined"}},
+            {
+                "trace_id": "t-ok",
+                "span_id": "root",
+                "name": "checkout",
+                "started_at": start,
+                "ended_at": start + timedelta(milliseconds=420),
+                "service_name": "api",
+            },
+            {
+                "trace_id": "t-ok",
+                "span_id": "db",
+                "parent_span_id": "root",
+                "name": "db.query",
+                "started_at": start + timedelta(milliseconds=10),
+                "ended_at": start + timedelta(milliseconds=110),
+            },
+            {
+                "trace_id": "t-bad",
+                "span_id": "root",
+                "name": "pay",
+                "started_at": start + timedelta(minutes=1),
+                "ended_at": start + timedelta(minutes=1, seconds=3),
+                "service_name": "api",
+            },
+            {
+                "trace_id": "t-bad",
+                "span_id": "card",
+                "parent_span_id": "root",
+                "name": "card.charge",
+                "started_at": start + timedelta(minutes=1),
+                "ended_at": start + timedelta(minutes=1, seconds=2),
+                "error": {"message": "card declined"},
+            },
         ]
     )
     return now

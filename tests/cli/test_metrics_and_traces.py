@@ -38,8 +38,19 @@ def test_query(cli: Cli) -> None:
     now = seed(cli.storage)
     since = _iso(now - timedelta(hours=1))
     answer = cli.json(
-        "metrics", "query", "cpu.usage", "--agg", "p95", "--interval", "10m",
-        "--by", "host", "--since", since, "--label", "region=eu",
+        "metrics",
+        "query",
+        "cpu.usage",
+        "--agg",
+        "p95",
+        "--interval",
+        "10m",
+        "--by",
+        "host",
+        "--since",
+        since,
+        "--label",
+        "region=eu",
     )
     expected = cli.storage.aggregate_metrics(
         {"type": "percentile", "percentile": 0.95, "interval": "10m", "group_by": ["host"]},
@@ -54,8 +65,17 @@ def test_top_ranks_groups_by_their_value(cli: Cli) -> None:
     now = seed(cli.storage)
     since = _iso(now - timedelta(hours=1))
     answer = cli.json(
-        "metrics", "top", "cpu.usage", "--by", "host", "--agg", "max", "--limit", "1",
-        "--since", since,
+        "metrics",
+        "top",
+        "cpu.usage",
+        "--by",
+        "host",
+        "--agg",
+        "max",
+        "--limit",
+        "1",
+        "--since",
+        since,
     )
     expected = cli.storage.aggregate_metrics(
         {"type": "max", "group_by": ["host"], "order": "value_desc", "limit": 1},
@@ -71,9 +91,7 @@ def test_summary(cli: Cli) -> None:
     now = seed(cli.storage)
     since = _iso(now - timedelta(hours=1))
     answer = cli.json("metrics", "summary", "--since", since, "--compare", "previous_period")
-    expected = cli.storage.summarize_metrics(
-        {"start_time": since}, compare="previous_period"
-    )
+    expected = cli.storage.summarize_metrics({"start_time": since}, compare="previous_period")
     assert answer == _dump(expected)
     assert {s["name"] for s in answer} == set(cli.storage.list_metric_names())
 
@@ -96,8 +114,16 @@ def test_tail_prints_stored_points_then_follows_new_ones(cli: Cli) -> None:
     writer = threading.Thread(target=later)
     writer.start()
     result = cli.ok(
-        "metrics", "tail", "cpu.usage", "--since", since, "--json", "--every", "0.1",
-        "--count", str(len(stored) + 1),
+        "metrics",
+        "tail",
+        "cpu.usage",
+        "--since",
+        since,
+        "--json",
+        "--every",
+        "0.1",
+        "--count",
+        str(len(stored) + 1),
     )
     writer.join()
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -126,8 +152,15 @@ def test_status_is_health(cli: Cli) -> None:
     answer = cli.json("status")
     health = _dump(cli.storage.health())
     assert isinstance(health, dict)
-    for key in ("backend", "url", "reachable", "schema_revision", "head_revision", "points",
-                "spans"):
+    for key in (
+        "backend",
+        "url",
+        "reachable",
+        "schema_revision",
+        "head_revision",
+        "points",
+        "spans",
+    ):
         assert answer[key] == health[key], key
     assert answer["points"] == cli.storage.count_metrics() and answer["spans"] == 4
     assert "reachable" in cli.ok("status").stdout
@@ -138,10 +171,28 @@ def test_human_output_fits_80_columns(cli: Cli) -> None:
     since = _iso(now - timedelta(hours=1))
     for args in (
         ("metrics", "summary", "--since", since, "--compare", "previous_day"),
-        ("metrics", "query", "http.server.request.duration", "--by", "http.route",
-         "--by", "http.request.method", "--interval", "1h", "--agg", "p99"),
-        ("metrics", "top", "http.server.request.duration", "--by", "http.route",
-         "--interval", "5m"),
+        (
+            "metrics",
+            "query",
+            "http.server.request.duration",
+            "--by",
+            "http.route",
+            "--by",
+            "http.request.method",
+            "--interval",
+            "1h",
+            "--agg",
+            "p99",
+        ),
+        (
+            "metrics",
+            "top",
+            "http.server.request.duration",
+            "--by",
+            "http.route",
+            "--interval",
+            "5m",
+        ),
         ("traces", "list"),
         ("traces", "show", "t-ok"),
         ("status",),

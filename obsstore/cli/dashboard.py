@@ -1,7 +1,0 @@
-"""placeholder"""
-
-import typer
-
-
-def register(app: typer.Typer) -> None:
-    pass

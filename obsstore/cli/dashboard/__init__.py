@@ -1,0 +1,56 @@
+"""``obsstore dashboard``: a live full-screen view of routes, operations and failed traces
+(rich ``Live``), or with ``--once`` a single report on stdout."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from obsstore.cli.common import UrlOption, console, open_storage, parse_moment, reported_errors
+from obsstore.cli.dashboard.alerts import DEFAULT_ALERTS, parse_alert
+from obsstore.cli.dashboard.snapshot import period_for, take_snapshot
+from obsstore.cli.dashboard.view import report
+from obsstore.models._fields import utc_now
+from obsstore.models.queries import parse_interval
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dashboard")(dashboard_command)
+
+
+def dashboard_command(
+    refresh: Annotated[float, typer.Option(min=0.5, help="seconds between refreshes")] = 5.0,
+    since: Annotated[str, typer.Option(help="window: the last 15m, 1h, 24h, 7d")] = "1h",
+    period: Annotated[
+        str | None, typer.Option(help="sparkline step (default: about 12-30 per window)")
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="STAT<VALUE or STAT>VALUE (repeatable; replaces the defaults "
+            f"{', '.join(DEFAULT_ALERTS)}); STAT: success_rate, error_rate, requests, "
+            "avg, p95, p99"
+        ),
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="print one report and exit")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Requests, success rate, latency percentiles, busiest and slowest routes, operations and
+    failed traces of the last --since, refreshed every --refresh seconds (q or Ctrl-C quits)."""
+    with reported_errors():
+        start = parse_moment(since, "--since")
+        assert start is not None
+        window = utc_now() - start
+        step = parse_interval(period) if period else period_for(window)
+        assert step is not None
+        alerts = [parse_alert(text) for text in (alert or DEFAULT_ALERTS)]
+        with open_storage(url) as storage:
+            backend = storage.kind
+            if once:
+                snapshot = take_snapshot(storage, window, step)
+                console().print(report(snapshot, alerts, since, backend))
+                return
+            from obsstore.cli.dashboard.live import run_live
+
+            run_live(lambda: take_snapshot(storage, window, step), alerts, since, backend, refresh)

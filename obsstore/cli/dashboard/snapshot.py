@@ -1,0 +1,188 @@
+"""What one dashboard refresh reads: a handful of aggregate queries answered by the database
+(route and operation periods, one summary, one top-N by p95, the newest failed traces), never
+raw points fetched into Python. Everything below ranks and adds up those few result rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from obsstore.models._fields import utc_now
+from obsstore.routes import ROUTE_METRIC, operation_metrics, route_metrics
+
+ROUTE_KEYS = ["http.route", "http.request.method"]
+PERIOD_CHOICES = (60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400)
+
+
+def period_for(window: timedelta, most: int = 30) -> timedelta:
+    """The narrowest aligned period that cuts ``window`` into at most ``most`` pieces."""
+    for seconds in PERIOD_CHOICES:
+        if window.total_seconds() / seconds <= most:
+            return timedelta(seconds=seconds)
+    return timedelta(seconds=PERIOD_CHOICES[-1])
+
+
+@dataclass
+class RouteLine:
+    key: str  # "GET /items"
+    requests: int = 0
+    failed: int = 0
+    duration_ms: float = 0.0
+    value_ms: float | None = None  # for the slowest table: p95 over the window
+    trend: list[float | None] = field(default_factory=list)
+
+    @property
+    def success_rate(self) -> float | None:
+        return None if not self.requests else (self.requests - self.failed) / self.requests
+
+    @property
+    def avg_ms(self) -> float | None:
+        return None if not self.requests else self.duration_ms / self.requests
+
+
+@dataclass
+class Snapshot:
+    taken_at: datetime
+    start: datetime
+    period: timedelta
+    requests: int = 0
+    failed: int = 0
+    duration_ms: float = 0.0
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    requests_trend: list[float | None] = field(default_factory=list)
+    errors_trend: list[float | None] = field(default_factory=list)
+    busiest: list[RouteLine] = field(default_factory=list)
+    slowest: list[RouteLine] = field(default_factory=list)
+    operations: list[RouteLine] = field(default_factory=list)
+    failed_traces: list[Any] = field(default_factory=list)
+
+    @property
+    def success_rate(self) -> float | None:
+        return None if not self.requests else (self.requests - self.failed) / self.requests
+
+    @property
+    def avg_ms(self) -> float | None:
+        return None if not self.requests else self.duration_ms / self.requests
+
+    def statistic(self, name: str) -> float | None:
+        """A value an alert can test (see alerts.py)."""
+        rate = self.success_rate
+        return {
+            "success_rate": rate,
+            "error_rate": None if rate is None else 1 - rate,
+            "requests": float(self.requests),
+            "avg": self.avg_ms,
+            "p95": self.p95_ms,
+            "p99": self.p99_ms,
+        }[name]
+
+
+def take_snapshot(storage: Any, window: timedelta, period: timedelta, top: int = 5) -> Snapshot:
+    now = utc_now()
+    start = now - window
+    snap = Snapshot(taken_at=now, start=start, period=period)
+    starts = _period_starts(start, now, period)
+    rows = route_metrics(storage, start_time=start, end_time=now, period=period)
+    per_period = {s: [0, 0] for s in starts}
+    lines: dict[str, RouteLine] = {}
+    counts: dict[str, dict[datetime, float]] = {}
+    for row in rows:
+        snap.requests += row.total_requests
+        snap.failed += row.failed
+        snap.duration_ms += row.total_duration_ms
+        bucket = per_period.setdefault(row.period_start, [0, 0])
+        bucket[0] += row.total_requests
+        bucket[1] += row.failed
+        key = f"{row.method or '-'} {row.route or '-'}"
+        line = lines.setdefault(key, RouteLine(key))
+        line.requests += row.total_requests
+        line.failed += row.failed
+        line.duration_ms += row.total_duration_ms
+        counts.setdefault(key, {})[row.period_start] = float(row.total_requests)
+    ordered = sorted(per_period)
+    snap.requests_trend = [float(per_period[s][0]) for s in ordered]
+    snap.errors_trend = [
+        per_period[s][1] / per_period[s][0] if per_period[s][0] else None for s in ordered
+    ]
+    for key, line in lines.items():
+        line.trend = [counts[key].get(s, 0.0) for s in ordered]
+    snap.busiest = sorted(lines.values(), key=lambda x: (-x.requests, x.key))[:top]
+
+    filters = {"name": ROUTE_METRIC, "start_time": start, "end_time": now}
+    summary = storage.summarize_metrics(filters, percentiles=(0.95, 0.99))
+    if summary:
+        snap.p95_ms = _ms(summary[0].percentiles.get(0.95))
+        snap.p99_ms = _ms(summary[0].percentiles.get(0.99))
+    snap.slowest = _slowest(storage, filters, period, ordered, lines, top)
+    snap.operations = _operations(storage, start, now, period, top)
+    snap.failed_traces = storage.list_traces(
+        {"status": "error", "start_time": start}, {"limit": top}
+    ).data
+    return snap
+
+
+def _slowest(
+    storage: Any,
+    filters: dict[str, Any],
+    period: timedelta,
+    ordered: list[datetime],
+    lines: dict[str, RouteLine],
+    top: int,
+) -> list[RouteLine]:
+    """Top routes by p95 over the window (one ranked query), each with its p95 per period."""
+    ranked = {
+        "type": "percentile",
+        "percentile": 0.95,
+        "group_by": ROUTE_KEYS,
+        "order": "value_desc",
+        "limit": top,
+    }
+    result: dict[str, RouteLine] = {}
+    for point in storage.aggregate_metrics(ranked, filters):
+        key = _route_key(point.group)
+        line = RouteLine(key, value_ms=_ms(point.value))
+        known = lines.get(key)
+        if known is not None:
+            line.requests, line.failed = known.requests, known.failed
+        result[key] = line
+    trends: dict[str, dict[datetime, float]] = {}
+    for point in storage.aggregate_metrics({**ranked, "interval": period}, filters):
+        trends.setdefault(_route_key(point.group), {})[point.timestamp] = point.value * 1000
+    for key, line in result.items():
+        line.trend = [trends.get(key, {}).get(s) for s in ordered]
+    return list(result.values())
+
+
+def _operations(
+    storage: Any, start: datetime, now: datetime, period: timedelta, top: int
+) -> list[RouteLine]:
+    lines: dict[str, RouteLine] = {}
+    for row in operation_metrics(storage, start_time=start, end_time=now, period=period):
+        line = lines.setdefault(row.operation or "-", RouteLine(row.operation or "-"))
+        line.requests += row.total_requests
+        line.failed += row.failed
+        line.duration_ms += row.total_duration_ms
+    return sorted(lines.values(), key=lambda x: (-x.requests, x.key))[:top]
+
+
+def _route_key(group: dict[str, str | None]) -> str:
+    return f"{group.get('http.request.method') or '-'} {group.get('http.route') or '-'}"
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def _period_starts(start: datetime, end: datetime, period: timedelta) -> list[datetime]:
+    """The aligned period starts (from 1970-01-01 UTC, like Aggregation.interval) covering
+    ``[start, end]``."""
+    epoch = datetime(1970, 1, 1, tzinfo=start.tzinfo)
+    first = epoch + period * ((start - epoch) // period)
+    starts = []
+    moment = first
+    while moment <= end:
+        starts.append(moment)
+        moment += period
+    return starts
