@@ -89,7 +89,6 @@ def alerts_panel(snapshot: Snapshot, alerts: Sequence[Alert]) -> Panel:
         lines.append(
             f"ALERT {alert.text}" if on else f"ok    {alert.text}", style="bold red" if on else ""
         )
-        lines.append("\n")
     if not alerts:
         lines.append("no alerts set", style="dim")
     return Panel(lines, title=f"Alerts ({len(fired)} firing)", title_align="left",
