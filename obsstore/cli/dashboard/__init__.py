@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Annotated, Any
 
 import typer
 
@@ -39,18 +41,36 @@ def dashboard_command(
     """Requests, success rate, latency percentiles, busiest and slowest routes, operations and
     failed traces of the last --since, refreshed every --refresh seconds (q or Ctrl-C quits)."""
     with reported_errors():
-        start = parse_moment(since, "--since")
-        assert start is not None
-        window = utc_now() - start
-        step = parse_interval(period) if period else period_for(window)
-        assert step is not None
+        window, step = _window(since, period)
         alerts = [parse_alert(text) for text in (alert or DEFAULT_ALERTS)]
         with open_storage(url) as storage:
             backend = storage.kind
             if once:
-                snapshot = take_snapshot(storage, window, step)
-                console().print(report(snapshot, alerts, since, backend))
+                print_report(storage, since=since, period=period, alerts=alert)
                 return
             from obsstore.cli.dashboard.live import run_live
 
             run_live(lambda: take_snapshot(storage, window, step), alerts, since, backend, refresh)
+
+
+def _window(since: str, period: str | None) -> tuple[timedelta, timedelta]:
+    start = parse_moment(since, "--since")
+    assert start is not None
+    window = utc_now() - start
+    step = parse_interval(period) if period else None
+    return window, step or period_for(window)
+
+
+def print_report(
+    storage: Any,
+    *,
+    since: str = "1h",
+    period: str | None = None,
+    alerts: Sequence[str] | None = None,
+) -> None:
+    """Print the one-shot dashboard of ``storage`` (what ``obsstore dashboard --once`` shows)
+    on stdout; ``alerts`` default to :data:`DEFAULT_ALERTS`."""
+    window, step = _window(since, period)
+    parsed = [parse_alert(text) for text in (alerts or DEFAULT_ALERTS)]
+    snapshot = take_snapshot(storage, window, step)
+    console().print(report(snapshot, parsed, since, storage.kind))
