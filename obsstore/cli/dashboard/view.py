@@ -44,11 +44,15 @@ def triggered(snapshot: Snapshot, alerts: Sequence[Alert]) -> list[Alert]:
 def header(snapshot: Snapshot, window: str, backend: str, live: bool) -> Text:
     text = Text()
     text.append("obsstore dashboard", style="bold")
-    text.append(f"  {backend} · last {window} · every {_span(snapshot.period)}", style="dim")
-    text.append(f"  {local_time(snapshot.taken_at)}")
+    text.append(f"  {backend} · last {window} · step {_span(snapshot.period)}", style="dim")
+    text.append(f"  {local_time(snapshot.taken_at) if not live else _clock(snapshot)}")
     if live:
         text.append("  q quits", style="dim")
     return text
+
+
+def _clock(snapshot: Snapshot) -> str:
+    return snapshot.taken_at.astimezone().strftime("%H:%M:%S %Z")
 
 
 def _span(period: timedelta) -> str:
@@ -167,7 +171,7 @@ def screen(
 ) -> RenderableType:
     """The full-screen view: summary and alerts side by side, then the route tables."""
     layout = Layout()
-    top = Layout(name="top", size=10)
+    top = Layout(name="top", size=8)
     top.split_row(Layout(summary_panel(snapshot, alerts), ratio=3),
                   Layout(alerts_panel(snapshot, alerts), ratio=2))  # fmt: skip
     bottom = Layout(name="bottom")
@@ -177,8 +181,8 @@ def screen(
     layout.split_column(
         Layout(header(snapshot, window, backend, live=True), size=1),
         top,
-        Layout(routes_table("Top 5 routes by requests", snapshot.busiest, alerts, False), size=10),
-        Layout(routes_table("Slowest 5 routes (p95)", snapshot.slowest, alerts, True), size=10),
+        Layout(routes_table("Top 5 routes by requests", snapshot.busiest, alerts, False), size=9),
+        Layout(routes_table("Slowest 5 routes (p95)", snapshot.slowest, alerts, True), size=9),
         bottom,
     )
     return layout
