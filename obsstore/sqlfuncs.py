@@ -354,6 +354,37 @@ def _last_sqlite(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
     return f"obsstore_last({value}, {ts}, {id_})"
 
 
+# --- mean(total, count): total / count as a double, never an error -----------------------------
+
+
+class mean(_Construct):
+    inherit_cache = True
+    _operands = ("total", "count")
+    _traverse_internals = _internals(*_operands)
+    type = sa.Double()
+
+    def __init__(self, total: ColumnElement[Any], count: ColumnElement[Any]) -> None:
+        self.total, self.count = total, count
+
+
+@compiles(mean)
+def _mean_default(element: mean, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite and DuckDB divide a double by an integer as doubles, to 0 or ±inf, never raising.
+    total, count = compiler.process(element.total, **kw), compiler.process(element.count, **kw)
+    return f"({total} / {count})"
+
+
+@compiles(mean, "postgresql")
+def _mean_pg(element: mean, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL raises "underflow" where a nonzero quotient rounds to zero: totals that small
+    # (below 1e-290) count as zero.
+    total, count = compiler.process(element.total, **kw), compiler.process(element.count, **kw)
+    return (
+        f"(CASE WHEN abs({total}) < CAST(1e-290 AS DOUBLE PRECISION) THEN 0"
+        f" ELSE {total} / {count} END)"
+    )
+
+
 # --- elapsed(start, end): end minus start, comparable (only ever sorted on) -------------------
 
 
@@ -418,6 +449,7 @@ __all__ = [
     "label_value",
     "labels_match",
     "last_value",
+    "mean",
     "percentile_cont",
     "time_bucket",
 ]

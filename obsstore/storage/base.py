@@ -145,13 +145,15 @@ class MetricsStorage(RollupStorage, ABC):
         filters: MetricFilters | Mapping[str, Any] | None = None,
     ) -> list[AggregatePoint]:
         """Aggregated values per metric name (and bucket and group), sorted by name, group and
-        bucket start, each in code-point order with missing group values first."""
+        bucket start, each in code-point order with missing group values first; with
+        ``order="value_desc"`` / ``"value_asc"``, groups by their value over the whole range
+        instead (at most ``limit`` per name), each group's buckets in time order."""
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
         points, ordered = self._aggregate_by_source(
             as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
         )
-        if not ordered:
+        if not ordered:  # a ranked answer is always in its order
             points.sort(key=aggregate_sort_key)
         return points
 

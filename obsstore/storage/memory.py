@@ -32,6 +32,7 @@ from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.memory_rollups import MemoryRollups, Series
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
+from obsstore.storage.ranking import ranked_points
 
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
@@ -447,6 +448,8 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
     def _aggregate_metrics(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
+        if aggregation.ranked:
+            return ranked_points(aggregation, lambda a: self._aggregate_metrics(a, filters))
         with self._lock:
             cols, strings = self._cols, self._strings.values
             rows = self._matching_rows(filters)

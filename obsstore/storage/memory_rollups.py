@@ -15,6 +15,7 @@ from obsstore.models._fields import ONE_MICROSECOND, from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.models.traces import SpanRecord
 from obsstore.storage.memory_traces import OpenLock
+from obsstore.storage.ranking import ranked_points
 from obsstore.storage.rollups_base import RollupStorage, stale_ranges
 
 # (name, type, labels as items, organization_id, environment, service_name)
@@ -137,6 +138,8 @@ class MemoryRollups(RollupStorage):
     def _aggregate_rollups(
         self, level: int, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
+        if aggregation.ranked:
+            return ranked_points(aggregation, lambda a: self._aggregate_rollups(level, a, filters))
         start = None if filters.start_time is None else to_epoch_us(filters.start_time)
         end = None if filters.end_time is None else to_epoch_us(filters.end_time)
         width = None if aggregation.interval is None else aggregation.interval // ONE_MICROSECOND

@@ -212,6 +212,8 @@ class RollupStorage(ABC):
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> tuple[list[AggregatePoint], bool]:
         """The points, and whether they are in the contract's order already."""
+        if aggregation.ranked:
+            return self._ranked_by_source(aggregation, filters), True
         if aggregation.source == "raw":
             return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
         start = MIN_US if filters.start_time is None else to_epoch_us(filters.start_time)
@@ -241,6 +243,39 @@ class RollupStorage(ABC):
             else:
                 points += self._aggregate_rollups(piece.level, aggregation, narrowed)
         return points, False
+
+    def _ranked_by_source(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """A ranked aggregate from one source, which ranks it: a ranking needs each group's
+        value over the whole range, which one rollup level gives for every aggregation but
+        percentiles (read from sketches in Python), and which pieces of different sources
+        cannot. So "auto" answers from raw points then, when they are all still stored, and
+        "rollup" refuses."""
+        if aggregation.source == "raw" or (
+            aggregation.source == "auto" and not self._may_have_rollups()
+        ):
+            return self._aggregate_metrics(aggregation, filters)
+        start = MIN_US if filters.start_time is None else to_epoch_us(filters.start_time)
+        end = MAX_US if filters.end_time is None else to_epoch_us(filters.end_time) + 1
+        interval = None if aggregation.interval is None else aggregation.interval // _US
+        states = self._rollup_states()
+        pieces = plan(
+            aggregation.source, interval, start, end, states, traced=filters.trace_id is not None
+        )
+        if len(pieces) == 1 and pieces[0].level == RAW:
+            return self._aggregate_metrics(aggregation, filters)
+        if len(pieces) == 1 and aggregation.type != "percentile":
+            piece = pieces[0]
+            return self._aggregate_rollups(piece.level, aggregation, _narrow(filters, piece))
+        pruned = states.get(RAW, LevelState()).pruned_before
+        if aggregation.source == "auto" and (pruned is None or pruned <= start):
+            return self._aggregate_metrics(aggregation, filters)
+        what = "a percentile" if aggregation.type == "percentile" else "several sources"
+        raise InvalidArgumentError(
+            f"order={aggregation.order!r} cannot rank {what} from rollups (source="
+            f"{aggregation.source!r}): use source='raw', or a range one rollup level covers"
+        )
 
     def _may_have_rollups(self) -> bool:
         """Cheap check before planning (backends may answer from a cache)."""

@@ -55,6 +55,7 @@ from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.sql_health import SQLHealth
+from obsstore.storage.sql_ranking import ranked_query
 from obsstore.storage.sql_rollups import SQLRollups
 from obsstore.storage.sql_traces import SQLTraces
 
@@ -322,34 +323,14 @@ class SQLStorage(SQLHealth, SQLTraces, SQLRollups, ObservabilityStorage):
     def _aggregate_metrics(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
-        # Bucket and group expressions are computed in a subquery and grouped by name outside,
-        # because a repeated expression with bound parameters is not "the same" to the planner.
-        inner_columns: list[Any] = [m.name.label("name"), m.value, m.timestamp, m.id]
-        if aggregation.interval is not None:
-            inner_columns.append(time_bucket(m.timestamp, aggregation.interval).label("bucket"))
-        for index, key in enumerate(aggregation.group_by):
-            expression = m[key] if key in COLUMN_GROUP_KEYS else label_value(m.labels, key)
-            inner_columns.append(expression.label(f"g{index}"))
-        inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
-        keys: list[Any] = [inner.c.name]
-        if aggregation.interval is not None:
-            # Raw database values: _aggregate_points converts each distinct bucket once.
-            keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()))
-        groups = [inner.c[f"g{i}"] for i in range(len(aggregation.group_by))]
-        keys.extend(groups)
-        # In the contract's order (name, groups in code-point order with missing values first,
-        # bucket): the database sorts faster than Python, and MetricsStorage then need not.
-        ordering: list[Any] = [inner.c.name]
-        ordering += [code_point(group).nulls_first() for group in groups]
-        if aggregation.interval is not None:
-            ordering.append(keys[1])
-        query = (
-            sa.select(
-                *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
-            )
-            .group_by(*keys)
-            .order_by(*ordering)
-        )
+        query = _grouped_points(aggregation, filters)
+        if aggregation.ranked:
+            totals = None
+            if aggregation.interval is not None:
+                totals = _grouped_points(aggregation.totals(), filters)
+            query = ranked_query(aggregation, query, totals)
+        else:
+            query = query.order_by(*_key_order(aggregation, query))
         with self._reading() as connection:
             rows = connection.execute(query).all()
             to_datetime = from_database_timestamp(connection.dialect.name)
@@ -395,6 +376,39 @@ class SQLStorage(SQLHealth, SQLTraces, SQLRollups, ObservabilityStorage):
         )
         with self._reading() as connection:
             return list(connection.execute(query).scalars())
+
+
+def _grouped_points(aggregation: Aggregation, filters: MetricFilters) -> sa.Select[Any]:
+    """Rows of (name, [bucket], g0.., value, count), unordered."""
+    # Bucket and group expressions are computed in a subquery and grouped by name outside,
+    # because a repeated expression with bound parameters is not "the same" to the planner.
+    inner_columns: list[Any] = [m.name.label("name"), m.value, m.timestamp, m.id]
+    if aggregation.interval is not None:
+        inner_columns.append(time_bucket(m.timestamp, aggregation.interval).label("bucket"))
+    for index, key in enumerate(aggregation.group_by):
+        expression = m[key] if key in COLUMN_GROUP_KEYS else label_value(m.labels, key)
+        inner_columns.append(expression.label(f"g{index}"))
+    inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
+    keys: list[Any] = [inner.c.name]
+    if aggregation.interval is not None:
+        # Raw database values: _aggregate_points converts each distinct bucket once.
+        keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()).label("bucket"))
+    keys.extend(inner.c[f"g{i}"] for i in range(len(aggregation.group_by)))
+    value = _aggregate_expression(aggregation, inner).label("value")
+    return sa.select(*keys, value, sa.func.count().label("count")).group_by(*keys)
+
+
+def _key_order(aggregation: Aggregation, query: sa.Select[Any]) -> list[Any]:
+    """The contract's order (name, groups in code-point order with missing values first,
+    bucket): the database sorts faster than Python, and MetricsStorage then need not."""
+    columns = query.selected_columns
+    ordering: list[Any] = [columns.name]
+    ordering += [
+        code_point(columns[f"g{i}"]).nulls_first() for i in range(len(aggregation.group_by))
+    ]
+    if aggregation.interval is not None:
+        ordering.append(columns.bucket)
+    return ordering
 
 
 def _aggregate_points(

@@ -24,7 +24,6 @@ from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
-    code_point,
     float_sum,
     label_value,
     labels_match,
@@ -35,6 +34,7 @@ from obsstore.sqlfuncs import (
 )
 from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage, pause, stale_ranges
+from obsstore.storage.sql_ranking import ranked_query
 
 m = metrics.c
 r = metric_rollups.c
@@ -68,6 +68,37 @@ def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
         if value is not None:
             clauses.append(r[column] == value)
     return clauses
+
+
+def _grouped_rollups(
+    aggregation: Aggregation, columns: list[Any], clauses: list[Any]
+) -> sa.Select[Any]:
+    """Rollup rows as (name, [bucket], g0.., value, count), unordered."""
+    inner = (
+        sa.select(*columns, r.count, r.sum, r.min, r.max, r.last_value, r.last_timestamp, r.last_id)
+        .where(*clauses)
+        .subquery()
+    )
+    i = inner.c
+    keys = [i[c.name] for c in columns]
+    if aggregation.interval is not None:
+        keys[1] = sa.type_coerce(i.bucket, sa.types.NullType()).label("bucket")
+    kind = aggregation.type
+    value: Any
+    if kind in ("sum", "avg"):
+        # As on the raw path: the overflow-safe sum; _aggregate_points divides an avg by the
+        # count.
+        value = float_sum(i.sum)
+    elif kind == "count":
+        value = sa.func.sum(i["count"])
+    elif kind == "min":
+        value = sa.func.min(i.min)
+    elif kind == "max":
+        value = sa.func.max(i.max)
+    else:
+        value = last_value(i.last_value, i.last_timestamp, i.last_id)
+    total = sa.func.sum(i["count"]).label("count")
+    return sa.select(*keys, value.label("value"), total).group_by(*keys)
 
 
 class SQLRollups(RollupStorage):
@@ -278,37 +309,17 @@ class SQLRollups(RollupStorage):
         columns: list[Any],
         clauses: list[Any],
     ) -> list[tuple[Any, ...]]:
-        inner = (
-            sa.select(
-                *columns, r.count, r.sum, r.min, r.max, r.last_value, r.last_timestamp, r.last_id
-            )
-            .where(*clauses)
-            .subquery()
-        )
-        i = inner.c
-        keys = [i[c.name] for c in columns]
-        if aggregation.interval is not None:
-            keys[1] = sa.type_coerce(i.bucket, sa.types.NullType())
-        kind = aggregation.type
-        value: Any
-        if kind in ("sum", "avg"):
-            # As on the raw path: the overflow-safe sum; _aggregate_points divides an avg by
-            # the count.
-            value = float_sum(i.sum)
-        elif kind == "count":
-            value = sa.func.sum(i["count"])
-        elif kind == "min":
-            value = sa.func.min(i.min)
-        elif kind == "max":
-            value = sa.func.max(i.max)
-        else:
-            value = last_value(i.last_value, i.last_timestamp, i.last_id)
-        # In the contract's order, as the raw path returns it (see sql.py).
-        groups = keys[2:] if aggregation.interval is not None else keys[1:]
-        ordering = [keys[0], *(code_point(group).nulls_first() for group in groups)]
-        if aggregation.interval is not None:
-            ordering.append(keys[1])
-        query = sa.select(*keys, value, sa.func.sum(i["count"])).group_by(*keys).order_by(*ordering)
+        from obsstore.storage.sql import _key_order  # the raw path's ordering
+
+        query = _grouped_rollups(aggregation, columns, clauses)
+        if aggregation.ranked:
+            totals = None
+            if aggregation.interval is not None:
+                whole = [c for c in columns if c.name != "bucket"]
+                totals = _grouped_rollups(aggregation.totals(), whole, clauses)
+            query = ranked_query(aggregation, query, totals)
+        else:  # in the contract's order, as the raw path returns it (see sql.py)
+            query = query.order_by(*_key_order(aggregation, query))
         return list(connection.execute(query).all())
 
     def _rollup_percentiles(

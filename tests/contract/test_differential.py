@@ -243,3 +243,47 @@ def test_backends_agree_with_the_reference(
         assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
     for query in one_aggregation_each(queries):
         assert_same(reference, query, answer(candidate, query), answer(reference, query))
+
+
+# --- ranked aggregates (order / limit) ---------------------------------------------------------
+# Integer values and quarter fractions: every backend computes each group's value exactly, so
+# rankings (which float rounding could flip between near-equal groups) must agree exactly.
+integer_records = records().map(lambda record: {**record, "value": float(round(record["value"]))})
+
+
+@st.composite
+def ranked_aggregations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    order = draw(st.sampled_from(["value_desc", "value_asc"]))
+    limit = draw(st.sampled_from([None, 1, 2, 3]))
+    return [
+        {**aggregation, "order": order, "limit": limit}
+        for aggregation in one_of_each_type(
+            draw(st.sampled_from(INTERVALS)),
+            draw(st.lists(st.sampled_from(GROUP_KEYS), unique=True, max_size=2)),
+            draw(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0])),
+        )
+    ]
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batch=st.lists(integer_records, min_size=8, max_size=40),
+    queries=st.lists(
+        st.tuples(st.just("aggregate"), ranked_aggregations(), filters()), min_size=1, max_size=3
+    ),
+)
+def test_ranked_aggregates_agree_with_the_reference(
+    reference_and_candidate: tuple[ReferenceStorage, MetricsStorage],
+    batch: list[dict[str, Any]],
+    queries: list[tuple[Any, ...]],
+) -> None:
+    reference, candidate = reference_and_candidate
+    reference.dangerously_clear_all()
+    candidate.dangerously_clear_all()
+    assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
+    for query in one_aggregation_each(queries):
+        assert_same(reference, query, answer(candidate, query), answer(reference, query))

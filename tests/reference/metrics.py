@@ -93,7 +93,7 @@ class ReferenceMetrics(MetricsStorage):
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
         results = []
-        for group in self.groups(aggregation, filters):
+        for group in self.ranked_groups(aggregation, filters):
             results.append(
                 AggregatePoint(
                     name=group.name,
@@ -134,6 +134,43 @@ class ReferenceMetrics(MetricsStorage):
 
         return sorted(groups, key=sort_key)
 
+    def ranked_groups(self, aggregation: Aggregation, filters: MetricFilters) -> list[Group]:
+        """``groups``, or with ``order`` "value_desc"/"value_asc": per name, the groups (the
+        points of each group over the whole range) by their aggregate, ties in key order,
+        the first ``limit`` of them, each followed by its buckets in time order."""
+        groups = self.groups(aggregation, filters)
+        if aggregation.order == "key":
+            return groups
+        whole = Aggregation(
+            type=aggregation.type,
+            percentile=aggregation.percentile,
+            group_by=aggregation.group_by,
+        )
+        ranking: dict[str, list[Group]] = {}
+        for group in self.groups(whole, filters):  # in key order
+            ranking.setdefault(group.name, []).append(group)
+        kept: list[Group] = []
+        for name in sorted(ranking):
+            totals = ranking[name]
+            values = [aggregate(whole, total.points) for total in totals]
+            # Selection by value: the first of the best each time, so ties keep key order.
+            order = []
+            remaining = list(range(len(totals)))
+            while remaining:
+                if aggregation.order == "value_desc":
+                    best = max(values[i] for i in remaining)
+                else:
+                    best = min(values[i] for i in remaining)
+                first = next(i for i in remaining if values[i] == best)
+                order.append(first)
+                remaining.remove(first)
+            if aggregation.limit is not None:
+                order = order[: aggregation.limit]
+            for index in order:
+                wanted = totals[index].group
+                kept += [g for g in groups if g.name == name and g.group == wanted]
+        return kept
+
     def allowed_errors(
         self,
         aggregation: Aggregation | dict[str, Any],
@@ -148,7 +185,7 @@ class ReferenceMetrics(MetricsStorage):
         aggregation = Aggregation.model_validate(aggregation)
         filters = MetricFilters.model_validate(filters or {})
         errors = []
-        for group in self.groups(aggregation, filters):
+        for group in self.ranked_groups(aggregation, filters):
             values = [point.value for point in group.points]
             magnitude = 0.0
             for value in values:
