@@ -33,3 +33,21 @@ def test_without_the_cli_extra_it_names_the_extra(
     monkeypatch.setitem(sys.modules, "typer", None)  # what an install without typer sees
     assert main(["check"]) == 2
     assert "pip install 'obsstore[cli]'" in capsys.readouterr().err
+
+
+def test_status_of_an_unreachable_database_is_status_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    url = f"postgresql://obsstore@127.0.0.1:{port}/nothing"
+    assert main(["status", "--json", "--url", url]) == 3
+    health = json.loads(capsys.readouterr().out)
+    assert health["reachable"] is False and health["error"]
+    assert main(["metrics", "names", "--url", url]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("obsstore: ") and err.count("\n") == 1
