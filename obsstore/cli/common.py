@@ -30,8 +30,8 @@ UrlOption = Annotated[
     str | None,
     typer.Option(
         "--url",
-        help="SQLAlchemy URL or backend kind (default: OBSERVABILITY_METRICS_STORAGE and "
-        "OBSERVABILITY_METRICS_DATABASE_URL)",
+        help="SQLAlchemy URL or backend kind (default: OBSERVABILITY_METRICS_*)",
+        metavar="URL",
         show_default=False,
     ),
 ]

@@ -33,12 +33,12 @@ UntilOption = Annotated[
     str | None, typer.Option(help="end: a duration ago or an ISO 8601 time (default: now)")
 ]
 LabelOption = Annotated[
-    list[str] | None, typer.Option("--label", help="KEY=VALUE the points carry (repeatable)")
+    list[str] | None, typer.Option("--label", metavar="KEY=VALUE", help="a label the points carry (repeatable)")
 ]
 ServiceOption = Annotated[str | None, typer.Option(help="service name", show_default=False)]
 AggOption = Annotated[str, typer.Option("--agg", help="sum, avg, min, max, count, last, pNN")]
 ByOption = Annotated[
-    list[str] | None, typer.Option("--by", help="group key: a label or a column (repeatable)")
+    list[str] | None, typer.Option("--by", metavar="KEY", help="group key: a label or a column (repeatable)")
 ]
 
 
@@ -146,7 +146,7 @@ def query_command(
 @metrics_app.command("top")
 def top_command(
     name: Annotated[str, typer.Argument(help="metric name")],
-    by: Annotated[list[str], typer.Option("--by", help="group key (repeatable)")],
+    by: Annotated[list[str], typer.Option("--by", metavar="KEY", help="group key (repeatable)")],
     agg: AggOption = "p95",
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="how many groups")] = 10,
     ascending: Annotated[bool, typer.Option("--asc", help="lowest first")] = False,

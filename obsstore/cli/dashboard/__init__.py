@@ -30,6 +30,7 @@ def dashboard_command(
     alert: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="RULE",
             help="STAT<VALUE or STAT>VALUE (repeatable; replaces the defaults "
             f"{', '.join(DEFAULT_ALERTS)}); STAT: success_rate, error_rate, requests, "
             "avg, p95, p99"
