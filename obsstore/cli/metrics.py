@@ -33,12 +33,14 @@ UntilOption = Annotated[
     str | None, typer.Option(help="end: a duration ago or an ISO 8601 time (default: now)")
 ]
 LabelOption = Annotated[
-    list[str] | None, typer.Option("--label", metavar="KEY=VALUE", help="a label the points carry (repeatable)")
+    list[str] | None,
+    typer.Option("--label", metavar="KEY=VALUE", help="a label the points carry (repeatable)"),
 ]
 ServiceOption = Annotated[str | None, typer.Option(help="service name", show_default=False)]
 AggOption = Annotated[str, typer.Option("--agg", help="sum, avg, min, max, count, last, pNN")]
 ByOption = Annotated[
-    list[str] | None, typer.Option("--by", metavar="KEY", help="group key: a label or a column (repeatable)")
+    list[str] | None,
+    typer.Option("--by", metavar="KEY", help="group key: a label or a column (repeatable)"),
 ]
 
 

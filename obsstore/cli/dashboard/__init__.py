@@ -33,7 +33,7 @@ def dashboard_command(
             metavar="RULE",
             help="STAT<VALUE or STAT>VALUE (repeatable; replaces the defaults "
             f"{', '.join(DEFAULT_ALERTS)}); STAT: success_rate, error_rate, requests, "
-            "avg, p95, p99"
+            "avg, p95, p99",
         ),
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="print one report and exit")] = False,
