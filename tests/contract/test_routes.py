@@ -24,13 +24,16 @@ from tests.contract.helpers import T0, point
 HOUR = timedelta(hours=1)
 
 
-def move_to(storage: ObservabilityStorage, name: str, hours: list[int]) -> None:
-    """Re-stamp the recorded points (recording uses the current time) at T0 + hours."""
-    page = storage.list_metrics({"name": name}, {"limit": 1000}, {"direction": "asc"})
+def restamp(storage: ObservabilityStorage, name: str) -> None:
+    """Re-stamp the recorded points (recording uses the current time): those of service "api"
+    at T0 + 1h, the others at T0."""
+    records = storage.list_metrics({"name": name}, {"limit": 1000}).data
     storage.delete_metrics({"name": name})
-    assert len(page.data) == len(hours)
     storage.batch_record_metrics(
-        [r.model_copy(update={"timestamp": T0 + h * HOUR}) for r, h in zip(page.data, hours)]
+        [
+            r.model_copy(update={"timestamp": T0 + (HOUR if r.service_name == "api" else 0 * HOUR)})
+            for r in records
+        ]
     )
 
 
@@ -40,7 +43,7 @@ def test_route_metrics_per_period_route_and_method(storage: ObservabilityStorage
     record_route(storage, "/items", "GET", False, 3000.0, status_code=503)
     record_route(storage, "/items", "POST", False, 10.0)
     record_route(storage, "/items", "GET", True, 100.0, service_name="api")
-    move_to(storage, ROUTE_METRIC, [0, 0, 0, 0, 1])
+    restamp(storage, ROUTE_METRIC)
     found = route_metrics(storage, period="1h")
     assert [(m.period_start, m.route, m.method) for m in found] == [
         (T0, "/items", "GET"),
