@@ -385,6 +385,66 @@ def _mean_pg(element: mean, compiler: SQLCompiler, **kw: Any) -> str:
     )
 
 
+# --- json_item(doc, index), json_length(doc): integers of a JSON array ------------------------
+
+
+class json_item(_Construct):
+    """The ``index``-th (from 0) element of a JSON array of integers, as a BIGINT."""
+
+    inherit_cache = True
+    _operands = ("doc", "index", "path")
+    _traverse_internals = _internals(*_operands)
+    type = sa.BigInteger()
+
+    def __init__(self, doc: ColumnElement[Any], index: int) -> None:
+        self.doc = doc
+        self.index = _bind(int(index), sa.Integer())
+        self.path = _bind(f"$[{int(index)}]", sa.Text())
+
+
+compiles(json_item)(_unsupported)
+
+
+@compiles(json_item, "postgresql")
+def _json_item_pg(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, index = compiler.process(element.doc, **kw), compiler.process(element.index, **kw)
+    return f"CAST(({doc} ->> {index}) AS BIGINT)"
+
+
+@compiles(json_item, "duckdb")
+def _json_item_duckdb(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, path = compiler.process(element.doc, **kw), compiler.process(element.path, **kw)
+    return f"CAST(json_extract({doc}, {path}) AS BIGINT)"
+
+
+@compiles(json_item, "sqlite")
+def _json_item_sqlite(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, path = compiler.process(element.doc, **kw), compiler.process(element.path, **kw)
+    return f"json_extract({doc}, {path})"
+
+
+class json_length(_Construct):
+    """How many elements a JSON array has (NULL for NULL)."""
+
+    inherit_cache = True
+    _operands = ("doc",)
+    _traverse_internals = _internals(*_operands)
+    type = sa.Integer()
+
+    def __init__(self, doc: ColumnElement[Any]) -> None:
+        self.doc = doc
+
+
+@compiles(json_length)
+def _json_length_default(element: json_length, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array_length({compiler.process(element.doc, **kw)})"
+
+
+@compiles(json_length, "postgresql")
+def _json_length_pg(element: json_length, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"jsonb_array_length({compiler.process(element.doc, **kw)})"
+
+
 # --- elapsed(start, end): end minus start, comparable (only ever sorted on) -------------------
 
 
@@ -444,6 +504,8 @@ __all__ = [
     "elapsed",
     "float_sum",
     "json_array_contains_all",
+    "json_item",
+    "json_length",
     "json_scalar_equals",
     "label_entries",
     "label_value",

@@ -36,6 +36,7 @@ from obsstore.storage.arguments import (
     check_text,
 )
 from obsstore.storage.batches import first_of_each_key, validated_batch
+from obsstore.storage.histograms import HistogramBins, HistogramPeriod, HistogramQuery
 from obsstore.storage.rollups_base import RollupStorage
 from obsstore.storage.summaries import summarize
 from obsstore.storage.traces_base import TraceStorage
@@ -214,6 +215,14 @@ class MetricsStorage(RollupStorage, ABC):
     def _aggregate_metrics(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]: ...
+
+    def _histogram_periods(self, query: HistogramQuery) -> list[HistogramPeriod]:
+        """Requests per period, group and outcome (see histograms.py; obsstore.routes)."""
+        raise NotImplementedError(f"{type(self).__name__} does not answer request metrics")
+
+    def _histogram_bins(self, query: HistogramQuery) -> list[HistogramBins]:
+        """Bucket counts summed per period, group and boundary set (see histograms.py)."""
+        raise NotImplementedError(f"{type(self).__name__} does not answer request metrics")
 
     @abstractmethod
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]: ...

@@ -30,6 +30,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
+from obsstore.storage.memory_histograms import MemoryHistograms
 from obsstore.storage.memory_rollups import MemoryRollups, Series
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 from obsstore.storage.ranking import ranked_points
@@ -159,7 +160,7 @@ class _Columns:
         self.otel.update(rows.otel)
 
 
-class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
+class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, ObservabilityStorage):
     kind = "memory"
     capabilities = registry.get("memory").capabilities
 

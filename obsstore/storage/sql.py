@@ -55,6 +55,7 @@ from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.sql_health import SQLHealth
+from obsstore.storage.sql_histograms import SQLHistograms
 from obsstore.storage.sql_ranking import ranked_query
 from obsstore.storage.sql_rollups import SQLRollups
 from obsstore.storage.sql_traces import SQLTraces
@@ -107,7 +108,7 @@ def record_from_row(row: sa.Row[Any]) -> MetricRecord:
     return _record(values)
 
 
-class SQLStorage(SQLHealth, SQLTraces, SQLRollups, ObservabilityStorage):
+class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityStorage):
     """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
 
     # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware

@@ -287,3 +287,59 @@ def test_ranked_aggregates_agree_with_the_reference(
     assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
     for query in one_aggregation_each(queries):
         assert_same(reference, query, answer(candidate, query), answer(reference, query))
+
+
+def assert_same_stats(got: Any, expected: Any) -> None:
+    """Counts, min, max and last exactly; float statistics within rounding of the values'
+    magnitudes (the values here are integers below 1e6 in magnitude, at most 40 of them)."""
+    assert (got.count, got.min, got.max, got.last) == (
+        expected.count,
+        expected.min,
+        expected.max,
+        expected.last,
+    )
+    assert abs(got.sum - expected.sum) <= 1e-9 * 4e7
+    assert abs(got.avg - expected.avg) <= 1e-9 * 4e7
+    assert got.percentiles.keys() == expected.percentiles.keys()
+    for fraction, value in got.percentiles.items():
+        assert abs(value - expected.percentiles[fraction]) <= 1e-9 * 2e6
+
+
+def assert_same_summaries(got: list[Any], expected: list[Any]) -> None:
+    assert [s.name for s in got] == [s.name for s in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert_same_stats(g, e)
+        assert (g.previous is None) == (e.previous is None)
+        if g.previous is not None:
+            assert_same_stats(g.previous, e.previous)
+        assert (g.change is None) == (e.change is None)
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batch=st.lists(integer_records, min_size=8, max_size=40),
+    chosen=filters(),
+    window=st.tuples(timestamps, timestamps).map(sorted),
+    compare=st.sampled_from([None, "previous_period", "previous_day", "previous_week"]),
+    percentiles=st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.95, 1.0]), unique=True, max_size=3),
+)
+def test_summaries_agree_with_the_reference(
+    reference_and_candidate: tuple[ReferenceStorage, MetricsStorage],
+    batch: list[dict[str, Any]],
+    chosen: dict[str, Any],
+    window: list[Any],
+    compare: Any,
+    percentiles: list[float],
+) -> None:
+    reference, candidate = reference_and_candidate
+    reference.dangerously_clear_all()
+    candidate.dangerously_clear_all()
+    assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
+    asked = {**chosen, "start_time": window[0], "end_time": window[1]}
+    got = candidate.summarize_metrics(asked, percentiles=percentiles, compare=compare)
+    expected = reference.summarize_metrics(asked, percentiles=percentiles, compare=compare)
+    assert_same_summaries(got, expected)
