@@ -117,10 +117,19 @@ def take_snapshot(storage: Any, window: timedelta, period: timedelta, top: int =
         snap.p99_ms = _ms(summary[0].percentiles.get(0.99))
     snap.slowest = _slowest(storage, filters, period, ordered, lines, top)
     snap.operations = _operations(storage, start, now, period, top)
-    snap.failed_traces = storage.list_traces(
-        {"status": "error", "start_time": start}, {"limit": top}
-    ).data
+    snap.failed_traces = _failed_traces(storage, start, top)
     return snap
+
+
+def _failed_traces(storage: Any, start: datetime, top: int) -> list[Any]:
+    """The newest traces whose root failed or that had a failing span: two pages of
+    ``top``, merged."""
+    failed = {
+        root.trace_id: root
+        for filters in ({"status": "error"}, {"has_child_error": True})
+        for root in storage.list_traces({**filters, "start_time": start}, {"limit": top}).data
+    }
+    return sorted(failed.values(), key=lambda r: (r.started_at, r.trace_id), reverse=True)[:top]
 
 
 def _slowest(
