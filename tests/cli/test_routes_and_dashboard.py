@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from obsstore.cli.common import jsonable
 from obsstore.routes import operation_metrics, route_metrics
 from tests.cli.conftest import Cli
@@ -68,3 +70,26 @@ def test_a_bad_alert_is_one_line_and_status_2(cli: Cli) -> None:
     result = cli.run("dashboard", "--once", "--alert", "latency>>5")
     assert result.exit_code == 2
     assert result.stderr.startswith("obsstore: --alert") and len(result.stderr.splitlines()) == 1
+
+
+def test_a_refresh_reads_aggregates_only(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot adds up route_metrics rows and never reads raw points."""
+    from obsstore.cli.dashboard.snapshot import take_snapshot
+
+    now = seed(cli.storage)
+
+    def no_raw_points(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the dashboard read raw points")
+
+    for method in ("list_metrics", "iter_metrics"):
+        monkeypatch.setattr(cli.storage, method, no_raw_points)
+    snap = take_snapshot(cli.storage, timedelta(hours=1), timedelta(minutes=5))
+    rows = route_metrics(cli.storage, start_time=snap.start, end_time=snap.taken_at, period="5m")
+    assert snap.requests == sum(r.total_requests for r in rows) == 8
+    assert snap.failed == sum(r.failed for r in rows) == 2
+    assert sum(v or 0 for v in snap.requests_trend) == 8
+    assert [line.key for line in snap.busiest][:2] == ["GET /items", "POST /orders"]
+    assert snap.slowest[0].key == "POST /orders"  # 7.2 s, the slowest request
+    assert snap.statistic("p99") is not None and snap.statistic("p99") > 5000  # type: ignore[operator]
+    assert [t.trace_id for t in snap.failed_traces] == ["t-bad"]
+    assert now >= snap.start
