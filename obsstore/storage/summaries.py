@@ -74,7 +74,10 @@ def statistics(
         for fraction in fractions
     }
     result = {}
+    answers = [*picks.values(), *quantiles.values()]
     for name, total in sums.items():
+        if any(name not in answer for answer in answers):
+            continue  # its points were written or deleted between the queries
         result[name] = SummaryStats(
             count=total.count,
             sum=total.value,
