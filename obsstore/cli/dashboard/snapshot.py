@@ -1,6 +1,7 @@
 """What one dashboard refresh reads: a handful of aggregate queries answered by the database
-(route and operation periods, one summary, one top-N by p95, the newest failed traces), never
-raw points fetched into Python. Everything below ranks and adds up those few result rows."""
+(route metrics per period and over the whole window, operation metrics, one summary, the newest
+failed traces), never raw points fetched into Python. Everything below ranks and adds up those
+result rows: one per route (or operation) and period."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from obsstore.models._fields import utc_now
 from obsstore.routes import ROUTE_METRIC, operation_metrics, route_metrics
 
-ROUTE_KEYS = ["http.route", "http.request.method"]
+WHOLE_WINDOW = timedelta(days=36_500)  # the widest period route_metrics takes
 PERIOD_CHOICES = (60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400)
 
 
@@ -115,7 +116,7 @@ def take_snapshot(storage: Any, window: timedelta, period: timedelta, top: int =
     if summary:
         snap.p95_ms = _ms(summary[0].percentiles.get(0.95))
         snap.p99_ms = _ms(summary[0].percentiles.get(0.99))
-    snap.slowest = _slowest(storage, filters, period, ordered, lines, top)
+    snap.slowest = _slowest(storage, start, now, ordered, rows, top)
     snap.operations = _operations(storage, start, now, period, top)
     snap.failed_traces = _failed_traces(storage, start, top)
     return snap
@@ -134,34 +135,37 @@ def _failed_traces(storage: Any, start: datetime, top: int) -> list[Any]:
 
 def _slowest(
     storage: Any,
-    filters: dict[str, Any],
-    period: timedelta,
+    start: datetime,
+    now: datetime,
     ordered: list[datetime],
-    lines: dict[str, RouteLine],
+    periodic: list[Any],
     top: int,
 ) -> list[RouteLine]:
-    """Top routes by p95 over the window (one ranked query), each with its p95 per period."""
-    ranked = {
-        "type": "percentile",
-        "percentile": 0.95,
-        "group_by": ROUTE_KEYS,
-        "order": "value_desc",
-        "limit": top,
-    }
-    result: dict[str, RouteLine] = {}
-    for point in storage.aggregate_metrics(ranked, filters):
-        key = _route_key(point.group)
-        line = RouteLine(key, value_ms=_ms(point.value))
-        known = lines.get(key)
-        if known is not None:
-            line.requests, line.failed = known.requests, known.failed
-        result[key] = line
-    trends: dict[str, dict[datetime, float]] = {}
-    for point in storage.aggregate_metrics({**ranked, "interval": period}, filters):
-        trends.setdefault(_route_key(point.group), {})[point.timestamp] = point.value * 1000
-    for key, line in result.items():
-        line.trend = [trends.get(key, {}).get(s) for s in ordered]
-    return list(result.values())
+    """The routes with the highest p95 over the window, each with its p95 per period. The
+    p95 comes from ``route_metrics``, which sums the histogram buckets in the database, so it
+    holds for pre-aggregated OpenTelemetry histograms as for one point per request. One
+    period spans the whole window: periods align to 1970 and the widest holds any window
+    before 2069 (one that straddles that edge keeps the higher of its two values)."""
+    lines: dict[str, RouteLine] = {}
+    for row in route_metrics(storage, start_time=start, end_time=now, period=WHOLE_WINDOW):
+        key = f"{row.method or '-'} {row.route or '-'}"
+        line = lines.setdefault(key, RouteLine(key))
+        line.requests += row.total_requests
+        line.failed += row.failed
+        line.duration_ms += row.total_duration_ms
+        if row.p95_duration_ms is not None:
+            line.value_ms = max(line.value_ms or 0.0, row.p95_duration_ms)
+    trends: dict[str, dict[datetime, float | None]] = {}
+    for row in periodic:
+        key = f"{row.method or '-'} {row.route or '-'}"
+        trends.setdefault(key, {})[row.period_start] = row.p95_duration_ms
+    ranked = sorted(
+        (line for line in lines.values() if line.value_ms is not None),
+        key=lambda x: (-(x.value_ms or 0.0), x.key),
+    )[:top]
+    for line in ranked:
+        line.trend = [trends.get(line.key, {}).get(s) for s in ordered]
+    return ranked
 
 
 def _operations(
@@ -174,10 +178,6 @@ def _operations(
         line.failed += row.failed
         line.duration_ms += row.total_duration_ms
     return sorted(lines.values(), key=lambda x: (-x.requests, x.key))[:top]
-
-
-def _route_key(group: dict[str, str | None]) -> str:
-    return f"{group.get('http.request.method') or '-'} {group.get('http.route') or '-'}"
 
 
 def _ms(seconds: float | None) -> float | None:
