@@ -1,7 +1,7 @@
 """What one dashboard refresh reads: a handful of aggregate queries answered by the database
-(route metrics per period and over the whole window, operation metrics, one summary, the newest
-failed traces), never raw points fetched into Python. Everything below ranks and adds up those
-result rows: one per route (or operation) and period."""
+(route metrics per period and over the whole window, operation metrics, two percentiles, the
+newest failed traces), never raw points fetched into Python. Everything below ranks and adds
+up those result rows: one per route (or operation) and period."""
 
 from __future__ import annotations
 
@@ -112,14 +112,19 @@ def take_snapshot(storage: Any, window: timedelta, period: timedelta, top: int =
     snap.busiest = sorted(lines.values(), key=lambda x: (-x.requests, x.key))[:top]
 
     filters = {"name": ROUTE_METRIC, "start_time": start, "end_time": now}
-    summary = storage.summarize_metrics(filters, percentiles=(0.95, 0.99))
-    if summary:
-        snap.p95_ms = _ms(summary[0].percentiles.get(0.95))
-        snap.p99_ms = _ms(summary[0].percentiles.get(0.99))
+    snap.p95_ms = _percentile_ms(storage, filters, 0.95)
+    snap.p99_ms = _percentile_ms(storage, filters, 0.99)
     snap.slowest = _slowest(storage, start, now, ordered, rows, top)
     snap.operations = _operations(storage, start, now, period, top)
     snap.failed_traces = _failed_traces(storage, start, top)
     return snap
+
+
+def _percentile_ms(storage: Any, filters: dict[str, Any], fraction: float) -> float | None:
+    """One percentile of the window's request durations (``summarize_metrics``' percentile:
+    of the points' values), in milliseconds."""
+    points = storage.aggregate_metrics({"type": "percentile", "percentile": fraction}, filters)
+    return _ms(points[0].value) if points else None
 
 
 def _failed_traces(storage: Any, start: datetime, top: int) -> list[Any]:
