@@ -74,7 +74,10 @@ def export_metrics_command(
 def export_traces_command(
     file: FileArgument,
     format: Annotated[str, typer.Option(help="jsonl or otlp-json")] = "jsonl",
-    name: Annotated[str | None, typer.Option(help="root span name", show_default=False)] = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="root span name (given twice, the first counts)", show_default=False),
+    ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     service: ServiceOption = None,
@@ -84,7 +87,7 @@ def export_traces_command(
 
     filters = _common_filters(since, until, service)
     if name:
-        filters["name"] = name
+        filters["name"] = name[0]  # as the argparse command had it: one shared --name option
     with reported_errors(), open_storage(url, create=True) as storage:
         with console(stderr=True).status("exporting spans…"):
             stats = export_traces(storage, file, format=format, filters=filters or None)
