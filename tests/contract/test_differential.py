@@ -226,6 +226,16 @@ def assert_same(
     ],
     queries=[("aggregate", one_of_each_type(None, [], 0.5), {})],
 )
+# The least subnormal: PostgreSQL's percentile counts it as zero (see sqlfuncs).
+@example(
+    batches=[
+        [
+            {"id": f"s{i}", "timestamp": T0, "name": "a", "value": value}
+            for i, value in enumerate([-5e-324, 0.0])
+        ]
+    ],
+    queries=[("aggregate", one_of_each_type(None, [], 0.0), {})],
+)
 # Batches of at least 8 points: smaller workloads rarely put two points in one group.
 @given(
     batches=st.lists(st.lists(records(), min_size=8, max_size=30), min_size=1, max_size=3),

@@ -26,6 +26,7 @@ FIELD_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_n
 # How far apart two correct backends may be, relative to the magnitudes a float result is
 # computed from (see ``ReferenceMetrics.allowed_errors``).
 RELATIVE_ROUNDING = 1e-9
+LEAST_SUBNORMAL = 5e-324
 
 
 @dataclass
@@ -197,7 +198,9 @@ class ReferenceMetrics(MetricsStorage):
             elif aggregation.type == "percentile":
                 assert aggregation.percentile is not None
                 low, high = percentile_neighbours(values, aggregation.percentile)
-                errors.append(RELATIVE_ROUNDING * (abs(low) + abs(high)))
+                # PostgreSQL's percentile counts the least subnormal (5e-324) as zero (see
+                # sqlfuncs.percentile_cont): one least subnormal of slack.
+                errors.append(RELATIVE_ROUNDING * (abs(low) + abs(high)) + LEAST_SUBNORMAL)
             else:
                 errors.append(0.0)
         return errors
