@@ -1,0 +1,239 @@
+"""A fast path for metric points given as plain dicts of the common shapes.
+
+``record_values`` applies exactly the rules of ``MetricRecord`` (see ``_fields`` and the model
+validators) to one dict and returns the validated field values in field order, or ``None``
+when the dict is not of a shape it handles or breaks any rule. ``None`` sends the caller to the
+pydantic model path, which then accepts the dict or raises the ``ValidationError`` that names
+item and field: so this path never decides about an invalid dict, it only skips pydantic's
+per-field machinery for valid ones. A property-based test (``tests/models``) holds it to
+the model path on valid and invalid input alike.
+
+Handled: exact ``dict``s whose keys are fields of ``MetricRecord``; ``str`` texts, ``float``
+or ``int`` numbers, ``datetime`` timestamps (naive or aware), label dicts of ``str`` keys and
+``str``/``int``/``bool`` values, and histogram buckets given as lists. Anything else (ISO
+strings, subclasses, tuples, ``start_timestamp`` or the histogram summary set) goes to
+pydantic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from itertools import islice
+from math import isfinite
+from operator import lt
+from typing import Any
+
+from obsstore.models._fields import (
+    _FORBIDDEN_CHARS,
+    MAX_ID_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_NAME_LENGTH,
+    UTC,
+    new_id,
+    utc_now,
+)
+from obsstore.models.metrics import MAX_BUCKET_COUNT, MetricRecord, MetricType
+
+FIELDS: tuple[str, ...] = tuple(MetricRecord.model_fields)
+_ALLOWED = frozenset(FIELDS)
+_RESOURCE_FIELDS = ("organization_id", "environment", "service_name", "trace_id", "span_id")
+# Set to anything but None, these go to pydantic (OpenTelemetry's path builds models anyway).
+_RARE_FIELDS = ("start_timestamp", "histogram_count", "histogram_min", "histogram_max")
+_TYPES: dict[Any, MetricType] = {member.value: member for member in MetricType}
+_TYPES.update({member: member for member in MetricType})
+_TYPE_INPUTS = frozenset({str, MetricType})
+_STR = frozenset({str})
+_INT = frozenset({int})
+_NUMBER = frozenset({float, int})
+_search = _FORBIDDEN_CHARS.search
+_MISSING: Any = object()
+_BOOL_TEXT = {True: "true", False: "false"}
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _text(value: Any, limit: int) -> bool:
+    """``value`` is a ``str`` no longer than ``limit`` (its characters are checked later)."""
+    return type(value) is str and len(value) <= limit
+
+
+def _name(value: Any, limit: int) -> bool:
+    return type(value) is str and 0 < len(value) <= limit and not value.isspace()
+
+
+def _labels(given: Any, texts: list[str]) -> dict[str, str] | None:
+    if type(given) is not dict or len(given) > MAX_LABELS:
+        return None
+    if not given:
+        return {}
+    keys = list(given)
+    values = list(given.values())
+    if not (
+        _STR.issuperset(map(type, keys))
+        and min(map(len, keys)) > 0
+        and max(map(len, keys)) <= MAX_KEY_LENGTH
+        and not any(map(str.isspace, keys))
+    ):
+        return None
+    if _STR.issuperset(map(type, values)):
+        labels = given.copy()
+    else:
+        labels = {}
+        for key, value in given.items():
+            kind = type(value)
+            if kind is bool:
+                value = _BOOL_TEXT[value]
+            elif kind is int:
+                value = str(value)  # ValueError beyond the int-to-str digit limit: pydantic's
+            elif kind is not str:
+                return None
+            labels[key] = value
+        values = list(labels.values())
+    if max(map(len, values)) > MAX_LABEL_VALUE_LENGTH:
+        return None
+    texts += keys
+    texts += values
+    return labels
+
+
+def _buckets(bounds: Any, counts: Any) -> tuple[list[float], list[int]] | None:
+    if type(bounds) is not list or type(counts) is not list or len(counts) != len(bounds) + 1:
+        return None
+    if not _INT.issuperset(map(type, counts)) or min(counts) < 0 or max(counts) > MAX_BUCKET_COUNT:
+        return None
+    kinds = set(map(type, bounds))
+    if not _NUMBER.issuperset(kinds):
+        return None
+    result = list(map(float, bounds)) if int in kinds else bounds.copy()
+    if not all(map(isfinite, result)) or not all(map(lt, result, islice(result, 1, None))):
+        return None
+    if 0.0 in result:  # -0.0 becomes 0.0, as FiniteFloat makes it
+        result = [bound + 0.0 for bound in result]
+    return result, counts.copy()
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if type(value) is not datetime:
+        return None
+    zone = value.tzinfo
+    if zone is None:
+        value = value.replace(tzinfo=UTC)
+    elif zone is not UTC:
+        value = value.astimezone(UTC)  # OverflowError near the ends of the calendar: pydantic's
+    return value if value.year >= 1970 else None
+
+
+def record_values(item: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The validated values of ``item`` in ``FIELDS`` order, or None (see the module)."""
+    try:
+        return _record_values(item)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _record_values(item: Any) -> tuple[Any, ...] | None:
+    if type(item) is not dict or not _ALLOWED.issuperset(item):
+        return None
+    get = item.get
+    for field in _RARE_FIELDS:
+        if get(field) is not None:
+            return None
+    name: Any = get("name")
+    if not _name(name, MAX_NAME_LENGTH):
+        return None
+    texts: list[str] = [name]
+    record_id = get("id", _MISSING)
+    if record_id is _MISSING:
+        record_id = new_id()
+    elif _name(record_id, MAX_ID_LENGTH):
+        texts.append(record_id)
+    else:
+        return None
+    timestamp = get("timestamp", _MISSING)
+    timestamp = utc_now() if timestamp is _MISSING else _timestamp(timestamp)
+    if timestamp is None:
+        return None
+    kind = get("type", MetricType.GAUGE)
+    if type(kind) not in _TYPE_INPUTS:
+        return None
+    metric_type = _TYPES.get(kind)
+    if metric_type is None:
+        return None
+    value: Any = get("value")
+    value_type = type(value)
+    if value_type is int:
+        value = float(value)
+    elif value_type is not float:
+        return None
+    if not isfinite(value):
+        return None
+    labels = get("labels", _MISSING)
+    labels = {} if labels is _MISSING else _labels(labels, texts)
+    if labels is None:
+        return None
+    resources = []
+    for field in _RESOURCE_FIELDS:
+        text = get(field)
+        if text is not None:
+            if not _text(text, MAX_NAME_LENGTH):
+                return None
+            texts.append(text)
+        resources.append(text)
+    unit = get("unit")
+    if unit is not None:
+        if not _text(unit, MAX_NAME_LENGTH):
+            return None
+        texts.append(unit)
+    bounds = get("bucket_boundaries")
+    counts = get("bucket_counts")
+    if bounds is not None or counts is not None:
+        buckets = None if metric_type is not MetricType.HISTOGRAM else _buckets(bounds, counts)
+        if buckets is None:
+            return None
+        bounds, counts = buckets
+    if _search("".join(texts)) is not None:
+        return None
+    organization_id, environment, service_name, trace_id, span_id = resources
+    return (
+        record_id,
+        timestamp,
+        name,
+        metric_type,
+        value + 0.0,
+        labels,
+        organization_id,
+        environment,
+        service_name,
+        trace_id,
+        span_id,
+        bounds,
+        counts,
+        unit,
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def build_record(values: tuple[Any, ...], fields_set: set[str]) -> MetricRecord:
+    """A ``MetricRecord`` of values ``record_values`` (or a record) gave, without validating
+    them again; ``fields_set`` is the set of fields the caller gave."""
+    record: MetricRecord = _new(MetricRecord)
+    _set(record, "__dict__", dict(zip(FIELDS, values, strict=True)))
+    _set(record, "__pydantic_fields_set__", fields_set)
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
+
+
+def fast_records(items: list[Any]) -> list[MetricRecord] | None:
+    """Every item as a validated ``MetricRecord`` if each is a dict this path handles and
+    valid; otherwise None (the model path then validates the batch and names what is wrong)."""
+    rows: list[Any] = list(map(record_values, items))
+    if None in rows:
+        return None
+    return list(map(build_record, rows, map(set, items)))
