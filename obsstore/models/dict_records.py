@@ -41,8 +41,11 @@ _ALLOWED = frozenset(FIELDS)
 _RESOURCE_FIELDS = ("organization_id", "environment", "service_name", "trace_id", "span_id")
 # Set to anything but None, these go to pydantic (OpenTelemetry's path builds models anyway).
 _RARE_FIELDS = ("start_timestamp", "histogram_count", "histogram_min", "histogram_max")
-_TYPES: dict[Any, MetricType] = {member.value: member for member in MetricType}
-_TYPES.update({member: member for member in MetricType})
+_TYPES: dict[Any, str] = {member.value: member.value for member in MetricType}
+_TYPES.update({member: member.value for member in MetricType})
+_TYPE_OF = {member.value: member for member in MetricType}
+_HISTOGRAM = MetricType.HISTOGRAM.value
+_NO_LABELS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 _TYPE_INPUTS = frozenset({str, MetricType})
 _STR = frozenset({str})
 _INT = frozenset({int})
@@ -64,13 +67,13 @@ def _name(value: Any, limit: int) -> bool:
     return type(value) is str and 0 < len(value) <= limit and not value.isspace()
 
 
-def _labels(given: Any, texts: list[str]) -> dict[str, str] | None:
+def _labels(given: Any, texts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     if type(given) is not dict or len(given) > MAX_LABELS:
         return None
     if not given:
-        return {}
-    keys = list(given)
-    values = list(given.values())
+        return _NO_LABELS
+    keys = tuple(given)
+    values = tuple(given.values())
     if not (
         _STR.issuperset(map(type, keys))
         and min(map(len, keys)) > 0
@@ -78,28 +81,27 @@ def _labels(given: Any, texts: list[str]) -> dict[str, str] | None:
         and not any(map(str.isspace, keys))
     ):
         return None
-    if _STR.issuperset(map(type, values)):
-        labels = given.copy()
-    else:
-        labels = {}
-        for key, value in given.items():
-            kind = type(value)
-            if kind is bool:
-                value = _BOOL_TEXT[value]
-            elif kind is int:
-                value = str(value)  # ValueError beyond the int-to-str digit limit: pydantic's
-            elif kind is not str:
-                return None
-            labels[key] = value
-        values = list(labels.values())
+    if not _STR.issuperset(map(type, values)):
+        values = tuple(map(_label_text, values))
     if max(map(len, values)) > MAX_LABEL_VALUE_LENGTH:
         return None
     texts += keys
     texts += values
-    return labels
+    return keys, values
 
 
-def _buckets(bounds: Any, counts: Any) -> tuple[list[float], list[int]] | None:
+def _label_text(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return _BOOL_TEXT[value]
+    if kind is int:
+        return str(value)  # ValueError beyond the int-to-str digit limit, as in pydantic
+    raise TypeError("not a label value this path handles")
+
+
+def _buckets(bounds: Any, counts: Any) -> tuple[tuple[float, ...], tuple[int, ...]] | None:
     if type(bounds) is not list or type(counts) is not list or len(counts) != len(bounds) + 1:
         return None
     if not _INT.issuperset(map(type, counts)) or min(counts) < 0 or max(counts) > MAX_BUCKET_COUNT:
@@ -107,12 +109,12 @@ def _buckets(bounds: Any, counts: Any) -> tuple[list[float], list[int]] | None:
     kinds = set(map(type, bounds))
     if not _NUMBER.issuperset(kinds):
         return None
-    result = list(map(float, bounds)) if int in kinds else bounds.copy()
+    result = tuple(map(float, bounds)) if int in kinds else tuple(bounds)
     if not all(map(isfinite, result)) or not all(map(lt, result, islice(result, 1, None))):
         return None
     if 0.0 in result:  # -0.0 becomes 0.0, as FiniteFloat makes it
-        result = [bound + 0.0 for bound in result]
-    return result, counts.copy()
+        result = tuple([bound + 0.0 for bound in result])
+    return result, tuple(counts)
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -127,7 +129,12 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def record_values(item: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """The validated values of ``item`` in ``FIELDS`` order, or None (see the module)."""
+    """The validated values of ``item`` as a row, or None (see the module).
+
+    A row is a flat tuple the garbage collector need not walk (it holds only text, numbers,
+    datetimes, None and tuples of those): the fields in ``FIELDS`` order, except that the
+    type is its text, the labels are two tuples (keys, values), buckets are tuples, and the
+    names of the fields the caller gave come last. ``build_record`` makes the record of it."""
     try:
         return _record_values(item)
     except (TypeError, ValueError, OverflowError):
@@ -156,7 +163,7 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     timestamp = utc_now() if timestamp is _MISSING else _timestamp(timestamp)
     if timestamp is None:
         return None
-    kind = get("type", MetricType.GAUGE)
+    kind = get("type", "gauge")
     if type(kind) not in _TYPE_INPUTS:
         return None
     metric_type = _TYPES.get(kind)
@@ -171,7 +178,7 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     if not isfinite(value):
         return None
     labels = get("labels", _MISSING)
-    labels = {} if labels is _MISSING else _labels(labels, texts)
+    labels = _NO_LABELS if labels is _MISSING else _labels(labels, texts)
     if labels is None:
         return None
     resources = []
@@ -190,7 +197,7 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     bounds = get("bucket_boundaries")
     counts = get("bucket_counts")
     if bounds is not None or counts is not None:
-        buckets = None if metric_type is not MetricType.HISTOGRAM else _buckets(bounds, counts)
+        buckets = None if metric_type != _HISTOGRAM else _buckets(bounds, counts)
         if buckets is None:
             return None
         bounds, counts = buckets
@@ -203,7 +210,8 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         name,
         metric_type,
         value + 0.0,
-        labels,
+        labels[0],
+        labels[1],
         organization_id,
         environment,
         service_name,
@@ -216,18 +224,93 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         None,
         None,
         None,
+        tuple(item),
     )
 
 
-def build_record(values: tuple[Any, ...], fields_set: set[str]) -> MetricRecord:
-    """A ``MetricRecord`` of values ``record_values`` (or a record) gave, without validating
-    them again; ``fields_set`` is the set of fields the caller gave."""
+def build_record(row: tuple[Any, ...]) -> MetricRecord:
+    """The ``MetricRecord`` of a row (see ``record_values``), without validating it again."""
+    (
+        record_id,
+        timestamp,
+        name,
+        kind,
+        value,
+        label_keys,
+        label_values,
+        organization_id,
+        environment,
+        service_name,
+        trace_id,
+        span_id,
+        bounds,
+        counts,
+        unit,
+        start_timestamp,
+        histogram_count,
+        histogram_min,
+        histogram_max,
+        fields_set,
+    ) = row
     record: MetricRecord = _new(MetricRecord)
-    _set(record, "__dict__", dict(zip(FIELDS, values, strict=True)))
-    _set(record, "__pydantic_fields_set__", fields_set)
+    _set(
+        record,
+        "__dict__",
+        {
+            "id": record_id,
+            "timestamp": timestamp,
+            "name": name,
+            "type": _TYPE_OF[kind],
+            "value": value,
+            "labels": dict(zip(label_keys, label_values, strict=True)),
+            "organization_id": organization_id,
+            "environment": environment,
+            "service_name": service_name,
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "bucket_boundaries": None if bounds is None else list(bounds),
+            "bucket_counts": None if counts is None else list(counts),
+            "unit": unit,
+            "start_timestamp": start_timestamp,
+            "histogram_count": histogram_count,
+            "histogram_min": histogram_min,
+            "histogram_max": histogram_max,
+        },
+    )
+    _set(record, "__pydantic_fields_set__", set(fields_set))
     _set(record, "__pydantic_extra__", None)
     _set(record, "__pydantic_private__", None)
     return record
+
+
+def row_of_record(record: MetricRecord) -> tuple[Any, ...]:
+    """The row of a validated record: what ``build_record`` turns back into an equal one."""
+    fields = record.__dict__
+    labels = fields["labels"]
+    bounds = fields["bucket_boundaries"]
+    counts = fields["bucket_counts"]
+    return (
+        fields["id"],
+        fields["timestamp"],
+        fields["name"],
+        fields["type"].value,
+        fields["value"],
+        tuple(labels),
+        tuple(labels.values()),
+        fields["organization_id"],
+        fields["environment"],
+        fields["service_name"],
+        fields["trace_id"],
+        fields["span_id"],
+        None if bounds is None else tuple(bounds),
+        None if counts is None else tuple(counts),
+        fields["unit"],
+        fields["start_timestamp"],
+        fields["histogram_count"],
+        fields["histogram_min"],
+        fields["histogram_max"],
+        tuple(record.__pydantic_fields_set__),
+    )
 
 
 def fast_records(items: list[Any]) -> list[MetricRecord] | None:
@@ -236,4 +319,4 @@ def fast_records(items: list[Any]) -> list[MetricRecord] | None:
     rows: list[Any] = list(map(record_values, items))
     if None in rows:
         return None
-    return list(map(build_record, rows, map(set, items)))
+    return list(map(build_record, rows))
