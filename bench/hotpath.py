@@ -165,7 +165,9 @@ def mlflow_rows(points: int, repeats: int, postgres: str | None, directory: str)
                     if name == "obsstore":
                         storage = create_storage(url)
                         storage.init()
-                        seconds = _timed(lambda: [storage.batch_record_metrics(b) for b in batches])
+                        seconds = _timed(
+                            lambda s=storage: [s.batch_record_metrics(b) for b in batches]
+                        )
                         assert storage.count_metrics() == points
                         storage.close()
                     else:
