@@ -16,9 +16,9 @@ pydantic."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from math import isfinite
 from operator import lt
 from typing import Any
@@ -54,6 +54,14 @@ _search = _FORBIDDEN_CHARS.search
 _MISSING: Any = object()
 _BOOL_TEXT = {True: "true", False: "false"}
 
+# Texts and label sets already found valid (see _known_text and _labels), each bounded.
+_KNOWN_TEXTS = 10_000
+_KNOWN_LABEL_SETS = 100_000
+_REMEMBERED_LABELS = 8  # longer label sets are checked each time (rarely repeated, costly keys)
+_known_names: set[str] = set()
+_known_resources: set[str] = set()
+_known_labels: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
 _new = object.__new__
 _set = object.__setattr__
 
@@ -67,11 +75,44 @@ def _name(value: Any, limit: int) -> bool:
     return type(value) is str and 0 < len(value) <= limit and not value.isspace()
 
 
-def _labels(given: Any, texts: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def _remember(known: set[str] | dict[Any, Any], size: int) -> None:
+    if len(known) >= size:
+        known.clear()  # unbounded variety costs the checks it would cost anyway, never memory
+
+
+def _known_text(value: Any, known: set[str], check: Callable[[Any], bool]) -> bool:
+    """``value`` passes ``check`` and has no forbidden character: remembered for texts that
+    recur (metric names, services), so a batch checks each distinct one once."""
+    if type(value) is str and value in known:
+        return True
+    if not check(value) or _search(value) is not None:
+        return False
+    _remember(known, _KNOWN_TEXTS)
+    known.add(value)
+    return True
+
+
+def _name_text(value: Any) -> bool:
+    return _name(value, MAX_NAME_LENGTH)
+
+
+def _resource_text(value: Any) -> bool:
+    return _text(value, MAX_NAME_LENGTH)
+
+
+def _labels(given: Any) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The label dict as (keys, values), checked in one pass over its texts; label sets of
+    text only (most of them) are remembered, by their items, once they passed."""
     if type(given) is not dict or len(given) > MAX_LABELS:
         return None
     if not given:
         return _NO_LABELS
+    items = tuple(given.items())
+    known = _known_labels.get(items)
+    # Only text equals text: a hit means every key and value is a str equal to a checked one
+    # (the type test keeps out str subclasses, which pydantic would turn into str).
+    if known is not None and _STR.issuperset(map(type, chain.from_iterable(items))):
+        return known
     keys = tuple(given)
     values = tuple(given.values())
     if not (
@@ -81,13 +122,18 @@ def _labels(given: Any, texts: list[str]) -> tuple[tuple[str, ...], tuple[str, .
         and not any(map(str.isspace, keys))
     ):
         return None
-    if not _STR.issuperset(map(type, values)):
+    only_text = _STR.issuperset(map(type, values))
+    if not only_text:
         values = tuple(map(_label_text, values))
     if max(map(len, values)) > MAX_LABEL_VALUE_LENGTH:
         return None
-    texts += keys
-    texts += values
-    return keys, values
+    if _search("".join(keys) + "".join(values)) is not None:
+        return None
+    labels = keys, values
+    if only_text and len(items) <= _REMEMBERED_LABELS:
+        _remember(_known_labels, _KNOWN_LABEL_SETS)
+        _known_labels[items] = labels
+    return labels
 
 
 def _label_text(value: Any) -> str:
@@ -149,9 +195,9 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         if get(field) is not None:
             return None
     name: Any = get("name")
-    if not _name(name, MAX_NAME_LENGTH):
+    if not _known_text(name, _known_names, _name_text):
         return None
-    texts: list[str] = [name]
+    texts: list[str] = []  # checked for forbidden characters at the end, in one search
     record_id = get("id", _MISSING)
     if record_id is _MISSING:
         record_id = new_id()
@@ -178,16 +224,14 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     if not isfinite(value):
         return None
     labels = get("labels", _MISSING)
-    labels = _NO_LABELS if labels is _MISSING else _labels(labels, texts)
+    labels = _NO_LABELS if labels is _MISSING else _labels(labels)
     if labels is None:
         return None
     resources = []
     for field in _RESOURCE_FIELDS:
         text = get(field)
-        if text is not None:
-            if not _text(text, MAX_NAME_LENGTH):
-                return None
-            texts.append(text)
+        if text is not None and not _known_text(text, _known_resources, _resource_text):
+            return None
         resources.append(text)
     unit = get("unit")
     if unit is not None:
@@ -201,7 +245,7 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         if buckets is None:
             return None
         bounds, counts = buckets
-    if _search("".join(texts)) is not None:
+    if texts and _search("".join(texts)) is not None:
         return None
     organization_id, environment, service_name, trace_id, span_id = resources
     return (
