@@ -28,8 +28,10 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
+from obsstore.models.dict_records import fast_records
 from obsstore.storage.arguments import (
     as_model,
+    check_batch,
     check_batch_size,
     check_limit,
     check_prefix,
@@ -50,9 +52,16 @@ _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecor
 
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
-    """A batch of points, validated whole (see ``validated_batch``)."""
+    """A batch of points, validated whole (see ``validated_batch``). A batch of plain dicts
+    takes the fast path of ``dict_records`` first; it hands anything it does not accept to
+    the model path, which names the item and field."""
+    batch = check_batch("records", records)
+    if batch and type(batch[0]) is dict:
+        fast = fast_records(batch)
+        if fast is not None:
+            return fast
     return validated_batch(
-        records,
+        batch,
         MetricRecord,
         _records_adapter,
         argument="records",

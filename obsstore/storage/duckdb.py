@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from operator import add
 from typing import Any
@@ -122,6 +122,16 @@ class DuckDBStorage(SQLStorage):
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
         return _arrow_insert(connection, table, columns, {})
+
+    def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
+        # The driver's own tuples (converted in C++), without a SQLAlchemy Row per result row:
+        # the query's columns need no result processing (see _aggregate_metrics).
+        result = connection.execute(query)
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        return list(zip(*rows, strict=True))
 
     def _write_span_updates(
         self, connection: Connection, changed: list[SpanRecord], columns: list[str], now: datetime

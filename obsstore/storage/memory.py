@@ -40,7 +40,6 @@ _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _NO_MATCH = -1
 _NO_EXEMPLAR = (None, None)
 _record = trusted_builder(MetricRecord)
-_point = trusted_builder(AggregatePoint)
 _ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
 _NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labels")
 _ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
@@ -474,14 +473,12 @@ class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, Observability
             for (name, bucket, *codes), members in groups.items():
                 values = [decode(c) for decode, c in zip(decoders, codes, strict=True)]
                 points.append(
-                    _point(
-                        {
-                            "name": strings[name],
-                            "timestamp": None if bucket is None else from_epoch_us(bucket),
-                            "group": dict(zip(aggregation.group_by, values, strict=True)),
-                            "value": self._aggregate(aggregation, members),
-                            "count": len(members),
-                        }
+                    AggregatePoint(
+                        strings[name],
+                        None if bucket is None else from_epoch_us(bucket),
+                        dict(zip(aggregation.group_by, values, strict=True)),
+                        self._aggregate(aggregation, members),
+                        len(members),
                     )
                 )
             return points

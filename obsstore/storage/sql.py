@@ -11,6 +11,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from itertools import repeat
 from operator import truediv
 from typing import Any, ClassVar
@@ -99,7 +100,7 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
 
 
 _record = trusted_builder(MetricRecord)
-_point = trusted_builder(AggregatePoint)
+_point = partial(tuple.__new__, AggregatePoint)  # from a 5-tuple, with no Python call
 
 
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
@@ -179,6 +180,12 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
         """Insert rows given column by column (every column of ``table``, in table order, as
         the builders in ``bulk.py`` make them), skipping rows whose primary key is already
         stored; return the number of rows added."""
+
+    def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
+        """The result of ``query`` column by column, raw database values (the columns must
+        carry no result processing): an empty list when it has no rows. A backend whose driver
+        hands out columns directly overrides it."""
+        return list(zip(*connection.execute(query).all(), strict=True))
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
@@ -333,9 +340,9 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
         else:
             query = query.order_by(*_key_order(aggregation, query))
         with self._reading() as connection:
-            rows = connection.execute(query).all()
+            columns = self._result_columns(connection, query)
             to_datetime = from_database_timestamp(connection.dialect.name)
-        return _aggregate_points(rows, aggregation, to_datetime)
+        return _aggregate_columns(columns, aggregation, to_datetime)
 
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:
         query = (
@@ -415,12 +422,18 @@ def _key_order(aggregation: Aggregation, query: sa.Select[Any]) -> list[Any]:
 def _aggregate_points(
     rows: Sequence[Any], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
 ) -> list[AggregatePoint]:
-    """Rows of (name, [bucket], group values..., value, count) as points, column by column
+    """Rows of (name, [bucket], group values..., value, count) as points."""
+    return _aggregate_columns(list(zip(*rows, strict=True)), aggregation, to_datetime)
+
+
+def _aggregate_columns(
+    columns: list[Sequence[Any]], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
+) -> list[AggregatePoint]:
+    """Columns (name, [bucket], group values..., value, count) as points, column by column
     (indexing each Row in a Python loop cost more than the query on DuckDB). Buckets come
     raw from the database and repeat once per group: each distinct one is converted once."""
-    if not rows:
+    if not columns or not columns[0]:
         return []
-    columns = list(zip(*rows, strict=True))
     has_bucket = aggregation.interval is not None
     buckets: Iterable[datetime | None] = repeat(None)
     if has_bucket:
@@ -432,12 +445,9 @@ def _aggregate_points(
     values: Iterable[float] = map(float, columns[-2])
     if aggregation.type == "avg":
         values = map(truediv, values, counts)  # the query gives sums
-    return [
-        _point({"name": n, "timestamp": b, "group": dict(zip(keys, g)), "value": v, "count": c})  # noqa: B905
-        for n, b, g, v, c in zip(  # noqa: B905 (buckets may repeat)
-            columns[0], buckets, groups, values, counts
-        )
-    ]
+    group_dicts = map(dict, map(zip, repeat(keys), groups))
+    # zip without strict: buckets and groups may repeat endlessly.
+    return list(map(_point, zip(columns[0], buckets, group_dicts, values, counts)))  # noqa: B905
 
 
 def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:
