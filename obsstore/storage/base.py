@@ -27,8 +27,8 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
-from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
 from obsstore.models.dict_records import fast_records
+from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
 from obsstore.storage.arguments import (
     as_model,
     check_batch,
