@@ -137,6 +137,10 @@ metric_rollups = sa.Table(
     sa.Column("last_value", sa.Double(), nullable=False),
     sa.Column("last_timestamp", UTCTimestamp(), nullable=False),
     sa.Column("last_id", varchar(128), nullable=False),
+    # From 0005_rollup_histograms: a histogram series' bucket bounds and its points' bucket
+    # counts summed, where every point has counts and the same bounds (NULL otherwise).
+    sa.Column("bucket_boundaries", json_document()),
+    sa.Column("bucket_counts", json_document()),
 )
 
 # The quantile sketch of each rollup row: its non-empty bins (see obsstore/lifecycle/sketch.py).

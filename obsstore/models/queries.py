@@ -22,7 +22,7 @@ from obsstore.models.metrics import MetricRecord, MetricType
 
 # Group keys that name a column; any other key is a label key.
 COLUMN_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_name")
-AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile"]
+AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile", "histogram"]
 MAX_GROUP_KEYS = 16
 MAX_INTERVAL = timedelta(days=36_500)
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -147,6 +147,11 @@ class AggregatePoint(BaseModel):
     group: dict[str, str | None]
     value: float
     count: int
+    # type="histogram" only: the bounds and the summed bucket counts, where every point of the
+    # group has bucket counts and all have the same bounds (None otherwise); ``value`` is then
+    # the number of observations in them (0 where there are none).
+    bucket_boundaries: list[float] | None = None
+    bucket_counts: list[int] | None = None
 
 
 class Page(BaseModel):

@@ -28,7 +28,7 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
-from obsstore.storage.memory_rollups import MemoryRollups, Series
+from obsstore.storage.memory_rollups import MemoryRollups, PointOfSeries
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 
 _TYPES = list(MetricType)
@@ -37,6 +37,7 @@ _NO_MATCH = -1
 _NO_EXEMPLAR = (None, None)
 _record = trusted_builder(MetricRecord)
 _point = trusted_builder(AggregatePoint)
+_NO_HISTOGRAM = {"bucket_boundaries": None, "bucket_counts": None}
 _ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
 _NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labels")
 _ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
@@ -461,6 +462,7 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
                             "group": dict(zip(aggregation.group_by, values, strict=True)),
                             "value": self._aggregate(aggregation, members),
                             "count": len(members),
+                            **_NO_HISTOGRAM,
                         }
                     )
                 )
@@ -503,7 +505,7 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
         return percentile_cont(values, aggregation.percentile)
 
     # --- for rollups ---------------------------------------------------------------------
-    def _points_between(self, start: int, end: int) -> list[tuple[int, str, float, Series]]:
+    def _points_between(self, start: int, end: int) -> list[PointOfSeries]:
         with self._lock:
             cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
             return [
@@ -519,10 +521,18 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
                         strings[cols.environment[i]],
                         strings[cols.service_name[i]],
                     ),
+                    *self._histogram_of(i),
                 )
                 for i in range(len(cols))
                 if start <= cols.timestamp[i] < end
             ]
+
+    def _histogram_of(self, i: int) -> tuple[tuple[float, ...] | None, list[int] | None]:
+        cols = self._cols
+        bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
+        if bounds is None or start < 0:
+            return None, None
+        return tuple(bounds), cols.counts[start : start + len(bounds) + 1].tolist()
 
     def _traces_snapshot(self) -> dict[str, dict[str, Any]]:
         with self._spans_lock:

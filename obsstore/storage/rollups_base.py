@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from obsstore.errors import InvalidArgumentError
+from obsstore.lifecycle.histograms import histograms_from_points
 from obsstore.lifecycle.planning import (
     MAX_US,
     MIN_US,
@@ -30,7 +32,7 @@ from obsstore.lifecycle.planning import (
     plan,
 )
 from obsstore.lifecycle.policy import PruneReport, RetentionPolicy, policy_from_environment
-from obsstore.models import AggregatePoint, Aggregation, MetricFilters
+from obsstore.models import AggregatePoint, Aggregation, MetricFilters, MetricRecord
 from obsstore.models._fields import from_epoch_us, to_epoch_us, to_utc, utc_now
 
 # No transaction deletes or recomputes more than about this many rows (well under the 50,000
@@ -213,12 +215,12 @@ class RollupStorage(ABC):
     ) -> tuple[list[AggregatePoint], bool]:
         """The points, and whether they are in the contract's order already."""
         if aggregation.source == "raw":
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+            return self._aggregate_raw(aggregation, filters)
         start = MIN_US if filters.start_time is None else to_epoch_us(filters.start_time)
         end = MAX_US if filters.end_time is None else to_epoch_us(filters.end_time) + 1
         interval = None if aggregation.interval is None else aggregation.interval // _US
         if aggregation.source == "auto" and not self._may_have_rollups():
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+            return self._aggregate_raw(aggregation, filters)
         pieces = plan(
             aggregation.source,
             interval,
@@ -228,8 +230,9 @@ class RollupStorage(ABC):
             traced=filters.trace_id is not None,
         )
         if len(pieces) == 1 and pieces[0].level == RAW:
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
-        if len(pieces) == 1:  # backends order rollup answers as they order raw ones
+            return self._aggregate_raw(aggregation, filters)
+        if len(pieces) == 1 and aggregation.type != "histogram":
+            # Backends order rollup answers as they order raw ones.
             piece = pieces[0]
             rolled = self._aggregate_rollups(piece.level, aggregation, _narrow(filters, piece))
             return rolled, self.aggregates_sorted
@@ -237,10 +240,24 @@ class RollupStorage(ABC):
         for piece in pieces:
             narrowed = _narrow(filters, piece)
             if piece.level == RAW:
-                points += self._aggregate_metrics(aggregation, narrowed)
+                points += self._aggregate_raw(aggregation, narrowed)[0]
             else:
                 points += self._aggregate_rollups(piece.level, aggregation, narrowed)
         return points, False
+
+    def _aggregate_raw(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> tuple[list[AggregatePoint], bool]:
+        if aggregation.type == "histogram":
+            return self._raw_histograms(aggregation, filters), False
+        return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+
+    def _raw_histograms(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """``type="histogram"`` from raw points: read in batches, summed in Python (the
+        points' bucket counts are JSON documents)."""
+        return histograms_from_points(aggregation, self._iter_metrics(filters, 10_000))
 
     def _may_have_rollups(self) -> bool:
         """Cheap check before planning (backends may answer from a cache)."""
@@ -258,6 +275,9 @@ class RollupStorage(ABC):
     ) -> list[AggregatePoint]:
         """The aggregate from ``level``'s rows whose bucket starts in ``filters``' time range
         (whole level buckets: the planner aligned it)."""
+
+    @abstractmethod
+    def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]: ...
 
     @abstractmethod
     def _rollup_states(self) -> dict[int, LevelState]: ...

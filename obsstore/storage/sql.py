@@ -97,6 +97,7 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
 
 _record = trusted_builder(MetricRecord)
 _point = trusted_builder(AggregatePoint)
+_NO_HISTOGRAM = {"bucket_boundaries": None, "bucket_counts": None}
 
 
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
@@ -417,7 +418,16 @@ def _aggregate_points(
     if aggregation.type == "avg":
         values = map(truediv, values, counts)  # the query gives sums
     return [
-        _point({"name": n, "timestamp": b, "group": dict(zip(keys, g)), "value": v, "count": c})  # noqa: B905
+        _point(
+            {
+                "name": n,
+                "timestamp": b,
+                "group": dict(zip(keys, g)),  # noqa: B905 (g matches keys)
+                "value": v,
+                "count": c,
+                **_NO_HISTOGRAM,
+            }
+        )
         for n, b, g, v, c in zip(  # noqa: B905 (buckets may repeat)
             columns[0], buckets, groups, values, counts
         )

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from obsstore.lifecycle import sketch
+from obsstore.lifecycle.histograms import HistogramSum, bucket_of, group_of, histogram_point
 from obsstore.lifecycle.planning import LevelState
-from obsstore.models import AggregatePoint, Aggregation, MetricFilters
+from obsstore.models import AggregatePoint, Aggregation, MetricFilters, MetricType
 from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
@@ -43,11 +44,57 @@ st = rollup_state.c
 s = spans.c
 # Traces deleted per transaction (their ids are bound parameters, and each may have many spans).
 TRACE_BATCH = 200
-_ROLLUP_COLUMNS = [c.name for c in metric_rollups.columns]
+_HISTOGRAM_COLUMNS = ("bucket_boundaries", "bucket_counts")
+# What INSERT ... SELECT computes; the histogram columns are filled after it (see
+# _fill_histograms).
+_ROLLUP_COLUMNS = [c.name for c in metric_rollups.columns if c.name not in _HISTOGRAM_COLUMNS]
 
 
 def _at(micros: int) -> datetime:
     return from_epoch_us(micros)
+
+
+# The series columns but type (histogram rows are of one type), on rollup rows and on points.
+_SERIES_OF_ROWS = [r.name, r.labels, r.organization_id, r.environment, r.service_name]
+_SERIES_OF_POINTS = [m.name, m.labels, m.organization_id, m.environment, m.service_name]
+
+
+def _series_fields(fields: Any) -> tuple[Any, ...]:
+    """A hashable form of (name, labels, organization_id, environment, service_name)."""
+    name, labels, *rest = fields
+    return (name, tuple(sorted(labels.items())), *rest)
+
+
+def _store_histograms(
+    connection: Connection, level: int, sums: dict[tuple[int, str], HistogramSum]
+) -> None:
+    updates = []
+    for (bucket, series), total in sums.items():
+        bounds, counts = total.result()
+        if counts is not None:
+            updates.append(
+                {
+                    "k_level": level,
+                    "k_bucket": _at(bucket),
+                    "k_series": series,
+                    "k_bounds": bounds,
+                    "k_counts": counts,
+                }
+            )
+    if updates:
+        connection.execute(
+            sa.update(metric_rollups)
+            .where(
+                r.level_us == sa.bindparam("k_level"),
+                r.bucket == sa.bindparam("k_bucket"),
+                r.series == sa.bindparam("k_series"),
+            )
+            .values(
+                bucket_boundaries=sa.bindparam("k_bounds", type_=r.bucket_boundaries.type),
+                bucket_counts=sa.bindparam("k_counts", type_=r.bucket_counts.type),
+            ),
+            updates,
+        )
 
 
 def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
@@ -223,6 +270,7 @@ class SQLRollups(RollupStorage):
             sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String()),
         ).group_by(i.bucket, *series)
         connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        self._fill_histograms(connection, level, start, end)
         binned = (
             sa.select(
                 time_bucket(m.timestamp, width).label("bucket"),
@@ -247,6 +295,41 @@ class SQLRollups(RollupStorage):
         ).scalar_one()
         return int(written)
 
+    def _fill_histograms(self, connection: Connection, level: int, start: int, end: int) -> None:
+        """Set the summed bucket counts of the histogram rows of ``level``'s buckets in
+        ``[start, end)`` from their raw points. Bucket counts are JSON documents, which no
+        dialect sums element-wise, so this is summed in Python: it reads histogram points
+        only, and writes one UPDATE per histogram row."""
+        histogram = MetricType.HISTOGRAM.value
+        series_rows = connection.execute(
+            sa.select(r.bucket, r.series, *_SERIES_OF_ROWS).where(
+                r.level_us == level,
+                r.bucket >= _at(start),
+                r.bucket < _at(end),
+                r.type == histogram,
+            )
+        ).all()
+        if not series_rows:
+            return
+        series_of = {(to_epoch_us(row[0]), *_series_fields(row[2:])): row[1] for row in series_rows}
+        sums: dict[tuple[int, str], HistogramSum] = {}
+        points = connection.execute(
+            sa.select(m.timestamp, *_SERIES_OF_POINTS, m.bucket_boundaries, m.bucket_counts).where(
+                m.timestamp >= _at(start), m.timestamp < _at(end), m.type == histogram
+            )
+        )
+        for timestamp, *fields, bounds, counts in points:
+            at = to_epoch_us(timestamp)
+            bucket = at - at % level
+            where = (bucket, *_series_fields(fields))
+            series = series_of[where]
+            key = (bucket, series)
+            total = sums.get(key)
+            if total is None:
+                total = sums[key] = HistogramSum()
+            total.add(bounds, counts)
+        _store_histograms(connection, level, sums)
+
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_rollups(
         self, level: int, aggregation: Aggregation, filters: MetricFilters
@@ -261,6 +344,8 @@ class SQLRollups(RollupStorage):
             expression = r[key] if key in COLUMN_GROUP_KEYS else label_value(r.labels, key)
             columns.append(expression.label(f"g{index}"))
         clauses = [r.level_us == level, *rollup_filter_clauses(filters)]
+        if aggregation.type == "histogram":
+            return self._rollup_histograms(aggregation, clauses)
         with self._reading() as connection:
             to_datetime = from_database_timestamp(connection.dialect.name)
             if aggregation.type == "percentile":
@@ -270,6 +355,43 @@ class SQLRollups(RollupStorage):
                 return points
             rows = self._rollup_values(connection, aggregation, columns, clauses)
         return _aggregate_points(rows, aggregation, to_datetime)
+
+    def _rollup_histograms(
+        self, aggregation: Aggregation, clauses: list[Any]
+    ) -> list[AggregatePoint]:
+        """``type="histogram"``: the rows' summed counts, merged per group in Python."""
+        query = sa.select(
+            r.name,
+            r.bucket,
+            r.type,
+            r.labels,
+            r.organization_id,
+            r.environment,
+            r.service_name,
+            r["count"],
+            r.bucket_boundaries,
+            r.bucket_counts,
+        ).where(*clauses)
+        groups: dict[tuple[Any, ...], tuple[list[int], HistogramSum]] = {}
+        with self._reading() as connection:
+            for row in connection.execute(query):
+                values = row._mapping
+                key = (
+                    row.name,
+                    bucket_of(row.bucket, aggregation),
+                    group_of(dict(values), row.labels, aggregation.group_by),
+                )
+                entry = groups.get(key)
+                if entry is None:
+                    entry = groups[key] = ([0], HistogramSum())
+                entry[0][0] += int(values["count"])
+                entry[1].add(row.bucket_boundaries, row.bucket_counts)
+        return [
+            histogram_point(
+                name, at, dict(zip(aggregation.group_by, values, strict=True)), n[0], total
+            )
+            for (name, at, values), (n, total) in groups.items()
+        ]
 
     def _rollup_values(
         self,
