@@ -258,6 +258,11 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
         rows.bounds = array("I", codes)
         rows.counts_at = array("q", starts)
 
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        with self._lock:
+            stamps = [self._cols.timestamp[i] for i in self._matching_rows(filters)]
+        return (min(stamps), max(stamps)) if stamps else None
+
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
             doomed = set(self._matching_rows(filters))

@@ -209,6 +209,35 @@ class RollupStorage(ABC):
                     written += self._rollup_level(step, low, high)
         return written
 
+    def _delete_and_refresh(self, filters: MetricFilters) -> int:
+        """Delete the matching raw points, then recompute every rolled-up bucket they were
+        in, so no read from rollups answers with deleted points. (Buckets whose raw points were
+        pruned hold no raw points to delete. Should this be interrupted between the two, the
+        next prune finds those buckets by their point counts and recomputes them before it
+        deletes their raw points.)"""
+        states = self._rollup_states() if self._may_have_rollups() else {}
+        levels = sorted(
+            level
+            for level, state in states.items()
+            if level != RAW and state.complete_until is not None
+        )
+        span = self._time_span(filters) if levels else None
+        deleted = self._delete_metrics(filters)
+        if not deleted or span is None:
+            return deleted
+        raw_floor = states.get(RAW, LevelState()).pruned_before
+        for level in levels:  # finest first: coarser levels may be derived from finer ones
+            state = states[level]
+            assert state.complete_until is not None
+            low = floor_to(span[0], level)
+            high = min(floor_to(span[1], level) + level, state.complete_until)
+            for floor in (raw_floor, state.pruned_before):
+                if floor is not None:
+                    low = max(low, ceil_to(floor, level))
+            if low < high:
+                self._rollup_level(level, low, high)
+        return deleted
+
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_by_source(
         self, aggregation: Aggregation, filters: MetricFilters
@@ -275,6 +304,14 @@ class RollupStorage(ABC):
     ) -> list[AggregatePoint]:
         """The aggregate from ``level``'s rows whose bucket starts in ``filters``' time range
         (whole level buckets: the planner aligned it)."""
+
+    @abstractmethod
+    def _delete_metrics(self, filters: MetricFilters) -> int: ...
+
+    @abstractmethod
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        """The earliest and latest timestamp of the points matching ``filters`` (None when
+        none does)."""
 
     @abstractmethod
     def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]: ...

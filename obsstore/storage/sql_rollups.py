@@ -165,6 +165,16 @@ class SQLRollups(RollupStorage):
             self.lock_for_lifecycle(connection)
             self._raise_state(connection, level, "pruned_before", pruned_before)
 
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        from obsstore.storage.sql import metric_filter_clauses
+
+        query = sa.select(sa.func.min(m.timestamp), sa.func.max(m.timestamp)).where(
+            *metric_filter_clauses(filters)
+        )
+        with self._reading() as connection:
+            low, high = connection.execute(query).one()
+        return None if low is None else (to_epoch_us(low), to_epoch_us(high))
+
     def _oldest_point(self) -> int | None:
         with self._reading() as connection:
             oldest = connection.execute(sa.select(sa.func.min(m.timestamp))).scalar_one()
