@@ -171,11 +171,16 @@ class RollupStorage(ABC):
     ) -> int:
         """Recompute each level from one bucket before its watermark (or ``since_us``) to
         ``until_us``; with ``prune_until``, also every bucket before it whose raw points are
-        all still stored (they are about to be deleted)."""
+        all still stored (they are about to be deleted).
+
+        A level whose interval a finer level's divides is derived from that level's rows
+        (which are recomputed from raw points over the same ranges first), not from raw
+        points again."""
         states = self._rollup_states()
         raw_floor = states.get(RAW, LevelState()).pruned_before
-        written = 0
         oldest: int | None = None
+        plans: dict[int, list[tuple[int, int]]] = {}
+        floors: dict[int, int | None] = {}
         for level in policy.rollups:
             step = level.micros
             state = states.get(step, LevelState())
@@ -198,16 +203,59 @@ class RollupStorage(ABC):
                 low = raw_floor if raw_floor is not None else oldest
                 if low is not None:
                     ranges += self._stale_ranges(step, floor_to(low, step), min(prune_until, start))
-            for low, high in _merge(ranges):
-                # Never below the raw horizon (raw points there may be partly gone) nor below
-                # what this level has pruned.
+            # Never below the raw horizon (raw points there may be partly gone) nor below
+            # what this level has pruned.
+            floor: int | None = None
+            for mark in (raw_floor, state.pruned_before):
+                if mark is not None:
+                    floor = max(ceil_to(mark, step), floor if floor is not None else mark)
+            floors[step] = floor
+            plans[step] = ranges
+        steps = [level.micros for level in policy.rollups]
+        sources = self._derivations(steps, plans, floors)
+        written = 0
+        for step in steps:
+            for low, high in _merge(plans[step]):
                 low = floor_to(low, step)
-                for floor in (raw_floor, state.pruned_before):
-                    if floor is not None:
-                        low = max(low, ceil_to(floor, step))
-                if low < high:
+                floor = floors[step]
+                if floor is not None:
+                    low = max(low, floor)
+                if low >= high:
+                    continue
+                finer = sources.get(step)
+                if finer is not None:
+                    written += self._derive_level(step, finer, low, high)
+                else:
                     written += self._rollup_level(step, low, high)
         return written
+
+    def _derivations(
+        self,
+        steps: list[int],
+        plans: dict[int, list[tuple[int, int]]],
+        floors: dict[int, int | None],
+    ) -> dict[int, int]:
+        """Which levels are derived from which finer one (coarsest first, so a level's ranges
+        join those of the level it is derived from before that one's are extended in turn)."""
+        if not self.derives_levels:
+            return {}
+        sources: dict[int, int] = {}
+        for index in range(len(steps) - 1, 0, -1):
+            step, finer = steps[index], steps[index - 1]
+            fine_floor, floor = floors[finer], floors[step]
+            if step % finer or (fine_floor is not None and (floor is None or fine_floor > floor)):
+                continue  # the finer level's rows do not cover this level's buckets
+            sources[step] = finer
+            plans[finer] = plans[finer] + plans[step]
+        return sources
+
+    # Whether _derive_level computes a level from a finer one's rows (else from raw points).
+    derives_levels: ClassVar[bool] = False
+
+    def _derive_level(self, level: int, finer: int, start: int, end: int) -> int:
+        """Recompute ``level``'s buckets in ``[start, end)`` from ``finer``'s rows there
+        (which are up to date); by default from raw points."""
+        return self._rollup_level(level, start, end)
 
     def _delete_and_refresh(self, filters: MetricFilters) -> int:
         """Delete the matching raw points, then recompute every rolled-up bucket they were

@@ -191,6 +191,88 @@ class SQLRollups(RollupStorage):
                 self._raise_state(connection, level, "complete_until", high)
         return written
 
+    derives_levels = True
+
+    def _derive_level(self, level: int, finer: int, start: int, end: int) -> int:
+        written = 0
+        for low, high in self._chunks(level, start, end, finer=finer):
+            pause()
+            with self._writing() as connection:
+                self.lock_for_lifecycle(connection)
+                written += self._recompute_from(connection, level, finer, low, high)
+                self._raise_state(connection, level, "complete_until", high)
+        return written
+
+    def _recompute_from(
+        self, connection: Connection, level: int, finer: int, start: int, end: int
+    ) -> int:
+        """Replace ``level``'s rows of the buckets in ``[start, end)`` with ones merged from
+        ``finer``'s rows there: counts and sums add up, min and max of the mins and maxes, the
+        latest last value, sketch bins add up; rows written."""
+        in_range = [r.level_us == level, r.bucket >= _at(start), r.bucket < _at(end)]
+        connection.execute(sa.delete(metric_rollups).where(*in_range))
+        connection.execute(
+            sa.delete(metric_rollup_bins).where(
+                b.level_us == level, b.bucket >= _at(start), b.bucket < _at(end)
+            )
+        )
+        width = timedelta(microseconds=level)
+        level_value = sa.literal(level, sa.BigInteger()).label("level_us")
+        # The coarse bucket is computed in a subquery and grouped by name (a bucket expression
+        # repeated in GROUP BY binds its interval twice, which DuckDB takes for another one).
+        finer_rows = (
+            sa.select(metric_rollups, time_bucket(r.bucket, width).label("coarse"))
+            .where(r.level_us == finer, r.bucket >= _at(start), r.bucket < _at(end))
+            .subquery()
+        )
+        f = finer_rows.c
+        series = [f.series, f.name, f.type, f.labels, f.organization_id, f.environment]
+        series.append(f.service_name)
+        rows = sa.select(
+            level_value,
+            f.coarse,
+            *series,
+            sa.func.sum(f["count"]),
+            float_sum(f.sum),
+            sa.func.min(f.min),
+            sa.func.max(f.max),
+            last_value(f.last_value, f.last_timestamp, f.last_id),
+            sa.func.max(f.last_timestamp),
+            sa.type_coerce(last_value(f.last_id, f.last_timestamp, f.last_id), sa.String()),
+        ).group_by(f.coarse, *series)
+        connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        finer_bins = (
+            sa.select(b.series, b.bin, b["count"], time_bucket(b.bucket, width).label("coarse"))
+            .where(b.level_us == finer, b.bucket >= _at(start), b.bucket < _at(end))
+            .subquery()
+        )
+        c = finer_bins.c
+        connection.execute(
+            sa.insert(metric_rollup_bins).from_select(
+                ["level_us", "bucket", "series", "bin", "count"],
+                sa.select(level_value, c.coarse, c.series, c.bin, sa.func.sum(c["count"])).group_by(
+                    c.coarse, c.series, c.bin
+                ),
+            )
+        )
+        sums: dict[tuple[int, str], HistogramSum] = {}
+        for at, key, bounds, counts in connection.execute(
+            sa.select(r.bucket, r.series, r.bucket_boundaries, r.bucket_counts).where(
+                r.level_us == finer,
+                r.bucket >= _at(start),
+                r.bucket < _at(end),
+                r.type == MetricType.HISTOGRAM.value,
+            )
+        ):
+            micros = to_epoch_us(at)
+            total = sums.setdefault((micros - micros % level, key), HistogramSum())
+            total.add(bounds, counts)
+        _store_histograms(connection, level, sums)
+        written = connection.execute(
+            sa.select(sa.func.count()).select_from(metric_rollups).where(*in_range)
+        ).scalar_one()
+        return int(written)
+
     def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
         width = timedelta(microseconds=level)
         bucket = time_bucket(m.timestamp, width).label("bucket")
@@ -209,16 +291,29 @@ class SQLRollups(RollupStorage):
             rolled_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(rolled)}
         return stale_ranges(raw_counts, rolled_counts, level)
 
-    def _chunks(self, level: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    def _chunks(
+        self, level: int, start: int, end: int, *, finer: int | None = None
+    ) -> Iterator[tuple[int, int]]:
         """``[start, end)`` cut at level buckets into pieces of about BATCH_ROWS raw points
-        (a bucket is never cut)."""
-        bucket = time_bucket(m.timestamp, timedelta(microseconds=level)).label("bucket")
-        query = (
-            sa.select(bucket, sa.func.count())
-            .where(m.timestamp >= _at(start), m.timestamp < _at(end))
-            .group_by(bucket)
-            .order_by(bucket)
-        )
+        (a bucket is never cut), counted from ``finer``'s rows where given (a level derived
+        from them has about as many sketch bins as they hold points)."""
+        width = timedelta(microseconds=level)
+        if finer is None:
+            bucket = time_bucket(m.timestamp, width).label("bucket")
+            query = (
+                sa.select(bucket, sa.func.count())
+                .where(m.timestamp >= _at(start), m.timestamp < _at(end))
+                .group_by(bucket)
+                .order_by(bucket)
+            )
+        else:
+            bucket = time_bucket(r.bucket, width).label("bucket")
+            query = (
+                sa.select(bucket, sa.func.sum(r["count"]))
+                .where(r.level_us == finer, r.bucket >= _at(start), r.bucket < _at(end))
+                .group_by(bucket)
+                .order_by(bucket)
+            )
         with self._reading() as connection:
             rows = connection.execute(query).all()
         low, pending = start, 0
