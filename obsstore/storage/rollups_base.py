@@ -236,17 +236,18 @@ class RollupStorage(ABC):
         floors: dict[int, int | None],
     ) -> dict[int, int]:
         """Which levels are derived from which finer one (coarsest first, so a level's ranges
-        join those of the level it is derived from before that one's are extended in turn)."""
-        if not self.derives_levels:
-            return {}
+        join those of the level it is derived from before that one's are extended in turn).
+        The finer level recomputes those ranges on every backend, derived or not, so the
+        levels count the same late points."""
         sources: dict[int, int] = {}
         for index in range(len(steps) - 1, 0, -1):
             step, finer = steps[index], steps[index - 1]
             fine_floor, floor = floors[finer], floors[step]
             if step % finer or (fine_floor is not None and (floor is None or fine_floor > floor)):
                 continue  # the finer level's rows do not cover this level's buckets
-            sources[step] = finer
             plans[finer] = plans[finer] + plans[step]
+            if self.derives_levels:
+                sources[step] = finer
         return sources
 
     # Whether _derive_level computes a level from a finer one's rows (else from raw points).

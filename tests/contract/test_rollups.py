@@ -277,3 +277,25 @@ def test_deleted_points_leave_the_rollups(storage: MetricsStorage) -> None:
             assert_same(raw, rolled, 1e-9)
     names = storage.aggregate_metrics({"type": "count", "source": "rollup", "interval": "1d"})
     assert {p.name for p in names} == {"m"}
+
+
+def test_a_derived_level_counts_late_points_of_its_finer_buckets(storage: MetricsStorage) -> None:
+    """A late point in an hour older than the 1 h watermark, but in the day the 1 d level
+    recomputes, is counted by both levels (the 1 h level recomputes the days the 1 d level
+    does: SQL backends derive the 1 d rows from the 1 h rows)."""
+    storage.batch_record_metrics(
+        [
+            {"id": f"p{i}", "timestamp": START + i * HOUR, "name": "m", "value": 1.0}
+            for i in range(54)
+        ]
+    )
+    storage.rollup(until=START + 54 * HOUR, policy=LEVELS)
+    storage.batch_record_metrics(
+        [{"id": "late", "timestamp": START + DAY + HOUR, "name": "m", "value": 5.0}]
+    )
+    storage.rollup(until=START + 54 * HOUR, policy=LEVELS)
+    days = {"end_time": START + 2 * DAY - timedelta(microseconds=1)}
+    for interval in ("1h", "1d"):
+        query = {"type": "sum", "interval": interval}
+        raw = storage.aggregate_metrics({**query, "source": "raw"}, days)
+        assert storage.aggregate_metrics({**query, "source": "rollup"}, days) == raw
