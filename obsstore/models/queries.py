@@ -22,7 +22,7 @@ from obsstore.models.metrics import MetricRecord, MetricType
 
 # Group keys that name a column; any other key is a label key.
 COLUMN_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_name")
-AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile"]
+AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile", "histogram"]
 AggregationOrder = Literal["key", "value_desc", "value_asc"]
 MAX_TOP_GROUPS = 10_000
 MAX_GROUP_KEYS = 16
@@ -143,6 +143,8 @@ class Aggregation(BaseModel):
             raise ValueError("group_by keys must be unique")
         if self.limit is not None and self.order == "key":
             raise ValueError('limit needs order "value_desc" or "value_asc"')
+        if self.type == "histogram" and self.order != "key":
+            raise ValueError("order by value is not available for type='histogram'")
         return self
 
     @property
@@ -168,6 +170,11 @@ class AggregatePoint(NamedTuple):
     group: dict[str, str | None]
     value: float
     count: int  # type: ignore[assignment]  # the field shadows tuple.count, on purpose
+    # type="histogram" only: the bounds and the summed bucket counts, where every point of the
+    # group has bucket counts and all have the same bounds (None otherwise); ``value`` is then
+    # the number of observations in them (0 where there are none).
+    bucket_boundaries: list[float] | None = None
+    bucket_counts: list[int] | None = None
 
     def model_dump(self) -> dict[str, Any]:
         return {
@@ -176,6 +183,8 @@ class AggregatePoint(NamedTuple):
             "group": dict(self.group),
             "value": self.value,
             "count": self.count,
+            "bucket_boundaries": self.bucket_boundaries,
+            "bucket_counts": self.bucket_counts,
         }
 
 

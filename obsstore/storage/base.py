@@ -117,7 +117,7 @@ class MetricsStorage(RollupStorage, ABC):
                 "delete_metrics needs at least one filter; use dangerously_clear_all() to "
                 "delete everything"
             )
-        return self._delete_metrics(parsed)
+        return self._delete_and_refresh(parsed)
 
     @abstractmethod
     def dangerously_clear_all(self) -> None:

@@ -31,7 +31,7 @@ from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.memory_histograms import MemoryHistograms
-from obsstore.storage.memory_rollups import MemoryRollups, Series
+from obsstore.storage.memory_rollups import MemoryRollups, PointOfSeries
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
 from obsstore.storage.ranking import ranked_points
 
@@ -273,6 +273,11 @@ class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, Observability
             rows.counts = array("q", chain.from_iterable(used))
         rows.bounds = array("I", codes)
         rows.counts_at = array("q", starts)
+
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        with self._lock:
+            stamps = [self._cols.timestamp[i] for i in self._matching_rows(filters)]
+        return (min(stamps), max(stamps)) if stamps else None
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
@@ -520,7 +525,7 @@ class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, Observability
         return percentile_cont(values, aggregation.percentile)
 
     # --- for rollups ---------------------------------------------------------------------
-    def _points_between(self, start: int, end: int) -> list[tuple[int, str, float, Series]]:
+    def _points_between(self, start: int, end: int) -> list[PointOfSeries]:
         with self._lock:
             cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
             return [
@@ -536,10 +541,18 @@ class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, Observability
                         strings[cols.environment[i]],
                         strings[cols.service_name[i]],
                     ),
+                    *self._histogram_of(i),
                 )
                 for i in range(len(cols))
                 if start <= cols.timestamp[i] < end
             ]
+
+    def _histogram_of(self, i: int) -> tuple[tuple[float, ...] | None, list[int] | None]:
+        cols = self._cols
+        bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
+        if bounds is None or start < 0:
+            return None, None
+        return tuple(bounds), cols.counts[start : start + len(bounds) + 1].tolist()
 
     def _traces_snapshot(self) -> dict[str, dict[str, Any]]:
         with self._spans_lock:

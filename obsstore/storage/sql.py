@@ -100,7 +100,7 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
 
 
 _record = trusted_builder(MetricRecord)
-_point = partial(tuple.__new__, AggregatePoint)  # from a 5-tuple, with no Python call
+_point = partial(tuple.__new__, AggregatePoint)  # from a 7-tuple, with no Python call
 
 
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
@@ -447,7 +447,12 @@ def _aggregate_columns(
         values = map(truediv, values, counts)  # the query gives sums
     group_dicts = map(dict, map(zip, repeat(keys), groups))
     # zip without strict: buckets and groups may repeat endlessly.
-    return list(map(_point, zip(columns[0], buckets, group_dicts, values, counts)))  # noqa: B905
+    return list(
+        map(
+            _point,
+            zip(columns[0], buckets, group_dicts, values, counts, repeat(None), repeat(None)),
+        )
+    )
 
 
 def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:

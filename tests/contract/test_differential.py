@@ -94,7 +94,7 @@ def filters(draw: st.DrawFn) -> dict[str, Any]:
     return chosen
 
 
-AGGREGATION_TYPES = ["sum", "avg", "min", "max", "count", "last", "percentile"]
+AGGREGATION_TYPES = ["sum", "avg", "min", "max", "count", "last", "percentile", "histogram"]
 
 
 def one_of_each_type(
@@ -201,8 +201,11 @@ def assert_same(
     if query[0] != "aggregate":
         assert got == expected
         return
-    assert [(p.name, p.timestamp, p.group, p.count) for p in got] == [
-        (p.name, p.timestamp, p.group, p.count) for p in expected
+    assert [
+        (p.name, p.timestamp, p.group, p.count, p.bucket_boundaries, p.bucket_counts) for p in got
+    ] == [
+        (p.name, p.timestamp, p.group, p.count, p.bucket_boundaries, p.bucket_counts)
+        for p in expected
     ]
     allowed = reference.allowed_errors(query[1], query[2])
     for g, e, error in zip(got, expected, allowed, strict=True):

@@ -106,6 +106,42 @@ class ReferenceMetrics(MetricsStorage):
             )
         return results
 
+    def _raw_histograms(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """``type="histogram"``: the bucket counts summed where every point of a group has
+        counts and all have the same bounds; value is the number of observations in them."""
+        results = []
+        for group in self.groups(aggregation, filters):
+            bounds_seen = [point.bucket_boundaries for point in group.points]
+            counts_seen = [point.bucket_counts for point in group.points]
+            agree = all(c is not None for c in counts_seen) and all(
+                b is not None and b == bounds_seen[0] for b in bounds_seen
+            )
+            bounds = counts = None
+            if agree:
+                bounds = list(bounds_seen[0] or [])
+                counts = [0] * len(counts_seen[0] or [])
+                for point_counts in counts_seen:
+                    assert point_counts is not None
+                    if len(point_counts) != len(counts):
+                        bounds = counts = None
+                        break
+                    for index, count in enumerate(point_counts):
+                        counts[index] += count
+            results.append(
+                AggregatePoint(
+                    name=group.name,
+                    timestamp=group.bucket,
+                    group=group.group,
+                    value=0.0 if counts is None else float(sum(counts)),
+                    count=len(group.points),
+                    bucket_boundaries=bounds,
+                    bucket_counts=counts,
+                )
+            )
+        return results
+
     def groups(self, aggregation: Aggregation, filters: MetricFilters) -> list[Group]:
         """The matching points by name, bucket and group, in the contract's order: name,
         then each group value (missing first, then code-point order), then bucket start."""
