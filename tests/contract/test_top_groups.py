@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from obsstore import InvalidArgumentError, MetricsStorage, RetentionPolicy, RollupLevel
+from obsstore import Aggregation, InvalidArgumentError, MetricsStorage, RetentionPolicy, RollupLevel
 from tests.contract.helpers import T0, point
 
 START = T0.replace(hour=0)
@@ -127,3 +127,8 @@ def test_rollups_rank_as_raw_points_do(routes: MetricsStorage) -> None:
     auto = routes.aggregate_metrics({**percentile, "group_by": ["route"]}, window)
     raw = routes.aggregate_metrics({**percentile, "group_by": ["route"], "source": "raw"}, window)
     assert auto == raw
+
+
+def test_histograms_have_no_order_by_value() -> None:
+    with pytest.raises(ValidationError, match="histogram"):
+        Aggregation(type="histogram", order="value_desc", limit=3)
