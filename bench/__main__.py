@@ -44,7 +44,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--query-repeats", type=int, default=_env_int("QUERY_REPEATS", 5))
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset")
     parser.add_argument(
-        "--skip", default="", help="comma-separated: ingest,queries,footprint,spans"
+        "--skip", default="", help="comma-separated: ingest,queries,footprint,spans,hotpath"
+    )
+    parser.add_argument(
+        "--growth",
+        action="store_true",
+        help="also the growth rows (1M and 10M stored points per SQL backend; ~9 min here)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -155,6 +160,17 @@ def main(argv: list[str]) -> int:
         if "spans" not in args.skip:
             sizes = [args.spans, spans.BATCH, args.ingest_repeats]
             results["spans"] = per_backend(args, postgres, "bench.spans", list(map(str, sizes)))
+        if "hotpath" not in args.skip:
+            from bench import hotpath
+
+            log("hotpath: validation alone, record() latency, MLflow log_batch")
+            results["hotpath"] = hotpath.main(["--quick"] if args.quick else [])
+        if args.growth:
+            from bench import growth
+
+            log("growth: 1M and 10M stored points per SQL backend")
+            sql_backends = [kind for kind in args.backends if is_sql(kind)]
+            results["growth"] = growth.main(["--backends", ",".join(sql_backends)])
     finally:
         if server is not None and server[1] is not None:
             server[1]()

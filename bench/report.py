@@ -38,6 +38,9 @@ def ingest_lines(ingest: dict[str, Any]) -> list[str]:
             raw = median(seconds["raw"]) if "raw" in seconds else None
             ratio = raw / ours if raw else None
             goals, ok = [], None
+            if key == "obsstore_dicts" and ratio is not None:
+                goals.append(f"ratio ≥ {targets.DICT_INGEST_RATIO_MIN}")
+                ok = ratio >= targets.DICT_INGEST_RATIO_MIN
             if key == "obsstore_records":
                 floor = targets.INGEST_MIN_PER_S[kind]
                 goals.append(f"≥ {floor:,}/s")
@@ -115,13 +118,98 @@ def span_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def hotpath_lines(hot: dict[str, Any]) -> list[str]:
+    """Validation alone, record() latency and the MLflow peer row (bench/hotpath.py)."""
+    lines = []
+    if "validation" in hot:
+        run = hot["validation"]
+        ours, theirs = median(run["seconds"]["obsstore"]), median(run["seconds"]["pydantic"])
+        floor = targets.VALIDATION_MIN_PER_S
+        lines.append(
+            "| 7. validation alone: plain dicts to records, batches of 10,000 (records/s; "
+            f"baseline: pydantic `TypeAdapter(list[MetricRecord])`) | — | "
+            f"{_rate(run['points'], ours)} | {_rate(run['points'], theirs)} | "
+            f"{theirs / ours:.2f} | ≥ {floor:,}/s | {_verdict(run['points'] / ours >= floor)} |"
+        )
+    for entry in hot.get("record", {}).values():
+        where = f"{entry['kind']}, {entry['threads']} thread{'s' if entry['threads'] > 1 else ''}"
+        title = (
+            f"8. `MetricsWriter.record()` of a small dict, {entry['calls']:,} calls while "
+            f"flushing ({where}); baseline: `{entry['baseline_ref']}`"
+        )
+        limits = {
+            "median_us": ("median µs", targets.RECORD_MEDIAN_US_MAX),
+            "p99_us": ("p99 µs", targets.RECORD_P99_US_MAX),
+            "max_ms": ("longest ms", targets.RECORD_PAUSE_MS_MAX),
+        }
+        for stat, (label, limit) in limits.items():
+            ours, base = entry[f"obsstore_{stat}"], entry[f"baseline_{stat}"]
+            targeted = entry["kind"] == "sqlite" and entry["threads"] == 1
+            lines.append(
+                f"| {title}: {label} | {entry['kind']} | {ours:,.1f} | {base:,.1f} | "
+                f"{ours / base:.2f} | {f'≤ {limit:g}' if targeted else '—'} | "
+                f"{_verdict(ours <= limit) if targeted else ''} |"
+            )
+    mlflow = hot.get("mlflow", {})
+    if "skipped" in mlflow:
+        lines.append(
+            f"| 9. plain dicts vs MLflow `log_batch`: skipped, {mlflow['skipped']} | | | | | | |"
+        )
+    for kind, run in mlflow.items():
+        if kind == "skipped":
+            continue
+        ours, theirs = median(run["seconds"]["obsstore"]), median(run["seconds"]["mlflow"])
+        ratio = theirs / ours
+        lines.append(
+            f"| 9. plain dicts, {run['per_call']:,} per call, {run['points']:,} points (points/s; "
+            f"baseline: MLflow `log_batch`) | {kind} | {_rate(run['points'], ours)} | "
+            f"{_rate(run['points'], theirs)} | {ratio:.2f} | ≥ {targets.MLFLOW_RATIO_MIN:g}x | "
+            f"{_verdict(ratio >= targets.MLFLOW_RATIO_MIN)} |"
+        )
+    return lines
+
+
+_GROWTH_TITLES = {
+    "list_page": "`list_metrics` first page of 100 with its total (which counts all history)",
+    "panel": "dashboard panel: avg by route, 1 h buckets, last 24 h",
+    "count_24h": "`count_metrics`, one name + one label, last 24 h",
+}
+
+
+def growth_lines(growth: dict[str, Any]) -> list[str]:
+    """10. The same query at the small and the large store (bench/growth.py): ms, ratio."""
+    lines = []
+    small, large = growth.get("small"), growth.get("large")
+    for kind, run in growth.items():
+        if not isinstance(run, dict):
+            continue
+        if "skipped" in run:
+            lines.append(f"| 10. growth: skipped, {run['skipped']} | {kind} | | | | | |")
+            continue
+        for row, title in _GROWTH_TITLES.items():
+            ours = run["sizes"][str(large)]["median_s"][row]
+            base = run["sizes"][str(small)]["median_s"][row]
+            targeted = (
+                row in targets.GROWTH_FIXED_WINDOW_ROWS and kind in targets.GROWTH_TARGET_BACKENDS
+            )
+            same = run["same_recent_answers"].get(row, True)
+            lines.append(
+                f"| 10. growth, {title}: {large:,} (obsstore column) vs {small:,} (baseline "
+                f"column) stored points (ms) | {kind} | {ours * 1000:,.1f} | {base * 1000:,.1f} | "
+                f"{ours / base:.2f} | {f'≤ {targets.GROWTH_RATIO_MAX}' if targeted else '—'} | "
+                f"{_verdict(ours / base <= targets.GROWTH_RATIO_MAX) if targeted else ''}"
+                f"{'' if same else ' (answers differ!)'} |"
+            )
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     settings = results["settings"]
     header = [
         f"Ingest: {settings['ingest_points']:,} points, median of {settings['ingest_repeats']}; "
         f"queries: {settings['query_points']:,} stored points, median of {settings['query_repeats']}. "
-        "Ratio: obsstore / baseline for queries (lower is better), obsstore rate / baseline rate "
-        "for ingest (higher is better).",
+        "Ratio: obsstore / baseline for times and latencies (lower is better), obsstore rate / "
+        "baseline rate for rates (higher is better).",
         "",
         "| row | backend | obsstore | baseline (raw driver) | ratio | target | |",
         "|---|---|---:|---:|---:|---|---|",
@@ -129,6 +217,7 @@ def markdown(results: dict[str, Any]) -> str:
     body = ingest_lines(results.get("ingest", {}))
     body += query_lines(results.get("queries", {}))
     body += span_lines(results) + memory_lines(results)
+    body += hotpath_lines(results.get("hotpath", {})) + growth_lines(results.get("growth", {}))
     return "\n".join(header + body)
 
 

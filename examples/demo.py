@@ -28,6 +28,9 @@ from obsstore import (
     create_storage,
     migrate,
 )
+from obsstore.cli.dashboard import print_report
+from obsstore.routes import ROUTE_METRIC, record_operation
+from obsstore.routes.recording import DURATION_BOUNDARIES
 
 SERVICES = {
     "api": [
@@ -118,6 +121,43 @@ def workload(now: datetime, rng: random.Random) -> list[MetricRecord]:
     return points
 
 
+def route_requests(now: datetime, rng: random.Random) -> list[MetricRecord]:
+    """The last hour of HTTP requests to the api, shaped as OpenTelemetry's HTTP conventions
+    (what record_route() writes, and what an instrumented web framework sends)."""
+    points = []
+    for _ in range(3_000):
+        route = rng.choice(SERVICES["api"])
+        slow = 6.0 if route == "/v1/search" else 1.0
+        seconds = rng.lognormvariate(-3.5, 0.8) * slow
+        failed = rng.random() < (0.12 if route == "/v1/checkout" else 0.01)
+        status = 503 if failed else 200
+        counts = [0] * (len(DURATION_BOUNDARIES) + 1)
+        counts[sum(1 for bound in DURATION_BOUNDARIES if bound < seconds)] = 1
+        labels = {
+            "http.route": route,
+            "http.request.method": "POST" if route == "/v1/checkout" else "GET",
+            "http.response.status_code": str(status),
+            **({"error.type": str(status)} if failed else {}),
+        }
+        points.append(
+            MetricRecord(
+                timestamp=now - timedelta(microseconds=rng.randrange(3600 * 10**6)),
+                name=ROUTE_METRIC,
+                type="histogram",
+                value=seconds,
+                unit="s",
+                labels=labels,
+                service_name="api",
+                bucket_boundaries=DURATION_BOUNDARIES,
+                bucket_counts=counts,
+                histogram_count=1,
+                histogram_min=seconds,
+                histogram_max=seconds,
+            )
+        )
+    return points
+
+
 def agent_traces(now: datetime, rng: random.Random) -> tuple[list[SpanRecord], list[SpanUpdate]]:
     """200 agent runs of 6 spans each, sent when they start; the updates close them."""
     spans, updates = [], []
@@ -194,6 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     # Fixed ids: a second run on the same database stores nothing twice.
     points = [
         p.model_copy(update={"id": f"demo-{i:06d}"}) for i, p in enumerate(workload(now, rng))
+    ]
+    # The last hour's requests, up to this minute (the dashboard's window ends now).
+    this_minute = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    points += [
+        p.model_copy(update={"id": f"demo-route-{i:05d}"})
+        for i, p in enumerate(route_requests(this_minute, rng))
     ]
 
     with create_storage(target) as storage:
@@ -274,6 +320,13 @@ def main(argv: list[str] | None = None) -> None:
                 f"  {root.trace_id} at {root.started_at:%H:%M}  status={root.status.value}"
                 f"  failed steps: {', '.join(failed)}"
             )
+
+        for _ in range(40):  # background jobs, as record_operation() stores them
+            record_operation(
+                storage, rng.choice(JOBS), rng.random() > 0.1, rng.expovariate(1 / 300)
+            )
+        print("\nthe last hour, as `obsstore dashboard --once` shows it:\n")
+        print_report(storage, since="1h")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,11 @@ class DialectProfile:
     sort_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     key_projections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     table_settings: Mapping[str, Any] = field(default_factory=dict)
+    # How the primary-key column of rows deleted in bulk (point ids, see ``obsstore.ddl``) is
+    # stored, where the default costs deletes dearly: DuckDB fetches the key of every deleted
+    # row to update the key's index, one row at a time, and fetching one row from a compressed
+    # (DICT_FSST) string segment decodes much of it (0.2 ms a row, against 1 µs uncompressed).
+    row_key_compression: Literal["uncompressed"] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ BACKENDS: tuple[Backend, ...] = (
             range_indexes=False,
             alter_by_rebuild=True,
             file_suffix=".duckdb",
+            row_key_compression="uncompressed",
         ),
     ),
     Backend(
@@ -278,6 +284,10 @@ def for_url_driver(drivername: str) -> Backend | None:
 
 def profiles() -> tuple[DialectProfile, ...]:
     return tuple(_BY_DIALECT.values())
+
+
+def find_profile(dialect: str) -> DialectProfile | None:
+    return _BY_DIALECT.get(dialect)
 
 
 def profile_for(dialect: str) -> DialectProfile:

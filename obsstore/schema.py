@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from obsstore import registry
+from obsstore.ddl import ROW_KEY
 from obsstore.models.traces import SPAN_TEXT_FIELDS
 from obsstore.registry import DialectProfile
 from obsstore.sqltypes import UTCTimestamp, json_document, labels_document, varchar
@@ -56,7 +57,8 @@ def _partial(where: sa.ColumnElement[bool]) -> dict[str, Any]:
 metrics = sa.Table(
     "obsstore_metrics",
     metadata,
-    sa.Column("id", varchar(128), primary_key=True),
+    # Stored as the dialect profile's row_key_compression says (from 0006_row_key_storage).
+    sa.Column("id", varchar(128), primary_key=True, info=ROW_KEY),
     sa.Column("timestamp", UTCTimestamp(), nullable=False),
     sa.Column("name", varchar(255), nullable=False),
     sa.Column("type", varchar(16), nullable=False),
@@ -137,6 +139,10 @@ metric_rollups = sa.Table(
     sa.Column("last_value", sa.Double(), nullable=False),
     sa.Column("last_timestamp", UTCTimestamp(), nullable=False),
     sa.Column("last_id", varchar(128), nullable=False),
+    # From 0005_rollup_histograms: a histogram series' bucket bounds and its points' bucket
+    # counts summed, where every point has counts and the same bounds (NULL otherwise).
+    sa.Column("bucket_boundaries", json_document()),
+    sa.Column("bucket_counts", json_document()),
 )
 
 # The quantile sketch of each rollup row: its non-empty bins (see obsstore/lifecycle/sketch.py).

@@ -390,6 +390,129 @@ def _last_sqlite(element: last_value, compiler: SQLCompiler, **kw: Any) -> str:
     return f"obsstore_last({value}, {ts}, {id_})"
 
 
+# --- mean(total, count): total / count as a double, never an error -----------------------------
+
+
+class mean(_Construct):
+    inherit_cache = True
+    _operands = ("total", "count")
+    _traverse_internals = _internals(*_operands)
+    type = sa.Double()
+
+    def __init__(self, total: ColumnElement[Any], count: ColumnElement[Any]) -> None:
+        self.total, self.count = total, count
+
+
+@compiles(mean)
+def _mean_default(element: mean, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite and DuckDB divide a double by an integer as doubles, to 0 or ±inf, never raising.
+    total, count = compiler.process(element.total, **kw), compiler.process(element.count, **kw)
+    return f"({total} / {count})"
+
+
+@compiles(mean, "postgresql")
+def _mean_pg(element: mean, compiler: SQLCompiler, **kw: Any) -> str:
+    # PostgreSQL raises "underflow" where a nonzero quotient rounds to zero: totals that small
+    # (below 1e-290) count as zero.
+    total, count = compiler.process(element.total, **kw), compiler.process(element.count, **kw)
+    return (
+        f"(CASE WHEN abs({total}) < CAST(1e-290 AS DOUBLE PRECISION) THEN 0"
+        f" ELSE {total} / {count} END)"
+    )
+
+
+# --- json_item(doc, index), json_length(doc): integers of a JSON array ------------------------
+
+
+class json_item(_Construct):
+    """The ``index``-th (from 0) element of a JSON array of integers, as a BIGINT."""
+
+    inherit_cache = True
+    _operands = ("doc", "index", "path")
+    _traverse_internals = _internals(*_operands)
+    type = sa.BigInteger()
+
+    def __init__(self, doc: ColumnElement[Any], index: int) -> None:
+        self.doc = doc
+        self.index = _bind(int(index), sa.Integer())
+        self.path = _bind(f"$[{int(index)}]", sa.Text())
+
+
+compiles(json_item)(_unsupported)
+
+
+@compiles(json_item, "postgresql")
+def _json_item_pg(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, index = compiler.process(element.doc, **kw), compiler.process(element.index, **kw)
+    return f"CAST(({doc} ->> {index}) AS BIGINT)"
+
+
+@compiles(json_item, "duckdb")
+def _json_item_duckdb(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, path = compiler.process(element.doc, **kw), compiler.process(element.path, **kw)
+    return f"CAST(json_extract({doc}, {path}) AS BIGINT)"
+
+
+@compiles(json_item, "sqlite")
+def _json_item_sqlite(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    doc, path = compiler.process(element.doc, **kw), compiler.process(element.path, **kw)
+    return f"json_extract({doc}, {path})"
+
+
+class json_length(_Construct):
+    """How many elements a JSON array has (NULL for NULL)."""
+
+    inherit_cache = True
+    _operands = ("doc",)
+    _traverse_internals = _internals(*_operands)
+    type = sa.Integer()
+
+    def __init__(self, doc: ColumnElement[Any]) -> None:
+        self.doc = doc
+
+
+@compiles(json_length)
+def _json_length_default(element: json_length, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_array_length({compiler.process(element.doc, **kw)})"
+
+
+@compiles(json_length, "postgresql")
+def _json_length_pg(element: json_length, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"jsonb_array_length({compiler.process(element.doc, **kw)})"
+
+
+# --- elapsed(start, end): end minus start, comparable (only ever sorted on) -------------------
+
+
+class elapsed(_Construct):
+    """How long from ``start`` to ``end`` in the dialect's own comparable form (an interval on
+    PostgreSQL, microseconds on DuckDB and SQLite); NULL where ``end`` is NULL."""
+
+    inherit_cache = True
+    _operands = ("start", "end")
+    _traverse_internals = _internals(*_operands)
+    type = sa.types.NullType()
+
+    def __init__(self, start: ColumnElement[Any], end: ColumnElement[Any]) -> None:
+        self.start, self.end = start, end
+
+
+compiles(elapsed)(_unsupported)
+
+
+@compiles(elapsed, "postgresql")
+@compiles(elapsed, "sqlite")  # timestamps are integer microseconds there (see sqltypes)
+def _elapsed_difference(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
+    return f"({end} - {start})"
+
+
+@compiles(elapsed, "duckdb")
+def _elapsed_duckdb(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
+    return f"(epoch_us({end}) - epoch_us({start}))"
+
+
 # --- label_entries(labels): table-valued (key, value) rows of a labels object -----------------
 
 
@@ -414,13 +537,17 @@ __all__ = [
     "any_of",
     "any_pair_of",
     "code_point",
+    "elapsed",
     "float_sum",
     "json_array_contains_all",
+    "json_item",
+    "json_length",
     "json_scalar_equals",
     "label_entries",
     "label_value",
     "labels_match",
     "last_value",
+    "mean",
     "percentile_cont",
     "time_bucket",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from obsstore import ddl as ddl  # registers the dialects' column DDL
 from obsstore import registry
 from obsstore.models._fields import UTC, from_epoch_us, to_epoch_us
 from obsstore.registry import TimestampStorage

@@ -72,7 +72,7 @@ def test_installed_wheel_rolls_up_and_prunes(tmp_path: Path) -> None:
     venv.create(environment, with_pip=True)
     python = environment / "bin" / "python"
     installed = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        [str(python), "-m", "pip", "install", "--quiet", f"{wheel}[cli]"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -24,6 +24,13 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+# The metric columns the baselines write (the OpenTelemetry columns of 0004 stay NULL, as
+# they do for the workload's points in obsstore), in table order.
+METRIC_COLUMNS = (
+    "id", "timestamp", "name", "type", "value", "labels", "organization_id", "environment",
+    "service_name", "trace_id", "span_id", "bucket_boundaries", "bucket_counts",
+)  # fmt: skip
+
 # The spans table's text columns after the JSON ones, in table order.
 SPAN_TEXT_COLUMNS = (
     "entity_type", "entity_id", "entity_name", "user_id", "organization_id", "resource_id",

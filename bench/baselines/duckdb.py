@@ -24,6 +24,14 @@ from obsstore import MetricRecord
 _TEXT_COLUMNS = ("organization_id", "environment", "service_name", "trace_id", "span_id")
 
 
+# The columns of METRIC_COLUMNS (the OpenTelemetry ones stay NULL).
+_INSERT = (
+    "INSERT INTO obsstore_metrics (id, timestamp, name, type, value, labels, organization_id, "
+    "environment, service_name, trace_id, span_id, bucket_boundaries, bucket_counts) "
+    "SELECT * FROM batch"
+)
+
+
 def connect(path: str) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(path)
 
@@ -58,7 +66,7 @@ def ingest(
     for batch in batches(records, batch_size):
         table = _arrow(batch)
         connection.register("batch", table)
-        connection.execute("INSERT INTO obsstore_metrics SELECT * FROM batch")
+        connection.execute(_INSERT)
         connection.unregister("batch")
 
 

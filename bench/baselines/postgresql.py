@@ -28,7 +28,12 @@ _TYPES = (
         "jsonb",
     ]
 )
-_COPY = "COPY obsstore_metrics FROM STDIN (FORMAT BINARY)"
+# The columns of METRIC_COLUMNS (the OpenTelemetry ones stay NULL).
+_COPY = (
+    "COPY obsstore_metrics (id, timestamp, name, type, value, labels, organization_id, "
+    "environment, service_name, trace_id, span_id, bucket_boundaries, bucket_counts) "
+    "FROM STDIN (FORMAT BINARY)"
+)
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

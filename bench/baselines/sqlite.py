@@ -20,7 +20,12 @@ from bench.baselines.common import (
 )
 from obsstore import MetricRecord
 
-_INSERT = "INSERT INTO obsstore_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The columns of METRIC_COLUMNS (the OpenTelemetry ones stay NULL).
+_INSERT = (
+    "INSERT INTO obsstore_metrics (id, timestamp, name, type, value, labels, organization_id, "
+    "environment, service_name, trace_id, span_id, bucket_boundaries, bucket_counts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def connect(path: str) -> sqlite3.Connection:

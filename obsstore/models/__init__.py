@@ -9,6 +9,7 @@ from obsstore.models.queries import (
     OrderBy,
     Pagination,
 )
+from obsstore.models.summaries import Health, MetricSummary, SummaryChange, SummaryStats
 from obsstore.models.traces import (
     SpanRecord,
     SpanUpdate,
@@ -23,14 +24,18 @@ from obsstore.models.traces import (
 __all__ = [
     "AggregatePoint",
     "Aggregation",
+    "Health",
     "MetricFilters",
     "MetricRecord",
+    "MetricSummary",
     "MetricType",
     "MetricsPage",
     "OrderBy",
     "Pagination",
     "SpanRecord",
     "SpanUpdate",
+    "SummaryChange",
+    "SummaryStats",
     "TraceFilters",
     "TraceOrderBy",
     "TraceRecord",

@@ -6,10 +6,10 @@ sees it."""
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from datetime import datetime, timedelta, timezone
+from random import getrandbits as _getrandbits
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -111,10 +111,13 @@ def utc_now() -> datetime:
 
 
 def new_id() -> str:
-    """A time-ordered UUIDv7 string: new rows land at the end of B-tree indexes."""
+    """A time-ordered UUIDv7 string: new rows land at the end of B-tree indexes. Its 74
+    random bits come from ``random.getrandbits`` (several times cheaper than ``os.urandom``,
+    and ids need uniqueness, not secrecy; the module's generator is reseeded in a forked
+    child, so parent and child do not repeat each other)."""
     unix_ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    rand = _getrandbits(74)
+    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 62 & 0xFFF) << 64
     value |= 0b10 << 62 | rand & 0x3FFF_FFFF_FFFF_FFFF
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
@@ -22,7 +22,9 @@ from obsstore.models.metrics import MetricRecord, MetricType
 
 # Group keys that name a column; any other key is a label key.
 COLUMN_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_name")
-AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile"]
+AggregationType = Literal["sum", "avg", "min", "max", "count", "last", "percentile", "histogram"]
+AggregationOrder = Literal["key", "value_desc", "value_asc"]
+MAX_TOP_GROUPS = 10_000
 MAX_GROUP_KEYS = 16
 MAX_INTERVAL = timedelta(days=36_500)
 _INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -118,6 +120,12 @@ class Aggregation(BaseModel):
     # Where the answer comes from: rollups where they are complete and raw points elsewhere
     # ("auto"), or only one of them (see obsstore/lifecycle).
     source: Literal["auto", "raw", "rollup"] = "auto"
+    # "key": the contract's order (name, group, bucket). "value_desc" / "value_asc": per metric
+    # name, groups by their value over the whole range (the same aggregation without buckets),
+    # ties by group in key order; each group's buckets follow in time order. ``limit`` keeps
+    # the first ``limit`` groups per name in that order, each with all of its buckets.
+    order: AggregationOrder = "key"
+    limit: StrictInt | None = Field(None, ge=1, le=MAX_TOP_GROUPS)
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -133,20 +141,51 @@ class Aggregation(BaseModel):
             raise ValueError("percentile is only allowed with type='percentile'")
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError("group_by keys must be unique")
+        if self.limit is not None and self.order == "key":
+            raise ValueError('limit needs order "value_desc" or "value_asc"')
+        if self.type == "histogram" and self.order != "key":
+            raise ValueError("order by value is not available for type='histogram'")
         return self
 
+    @property
+    def ranked(self) -> bool:
+        """Whether groups are ordered (and maybe limited) by their value."""
+        return self.order != "key"
 
-class AggregatePoint(BaseModel):
+    def totals(self) -> Aggregation:
+        """The same aggregation over the whole range (one value per group), in key order."""
+        return self.model_copy(update={"interval": None, "order": "key", "limit": None})
+
+
+class AggregatePoint(NamedTuple):
     """One aggregated value: per metric ``name``, per ``group`` (key -> value, ``None`` where a
-    point lacks the label) and per bucket ``timestamp`` (``None`` without an interval)."""
+    point lacks the label) and per bucket ``timestamp`` (``None`` without an interval).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A named tuple, not a model: a dashboard query returns thousands of these, and building
+    pydantic instances cost more than DuckDB took to answer. Immutable, compared by value,
+    built by keyword or position; ``model_dump()`` remains for code written against the model."""
 
     name: str
     timestamp: datetime | None
     group: dict[str, str | None]
     value: float
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count, on purpose
+    # type="histogram" only: the bounds and the summed bucket counts, where every point of the
+    # group has bucket counts and all have the same bounds (None otherwise); ``value`` is then
+    # the number of observations in them (0 where there are none).
+    bucket_boundaries: list[float] | None = None
+    bucket_counts: list[int] | None = None
+
+    def model_dump(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "timestamp": self.timestamp,
+            "group": dict(self.group),
+            "value": self.value,
+            "count": self.count,
+            "bucket_boundaries": self.bucket_boundaries,
+            "bucket_counts": self.bucket_counts,
+        }
 
 
 class Page(BaseModel):

@@ -201,12 +201,14 @@ TRACE_EQUALITY_FILTERS = ("trace_id", "name", "span_type", *SPAN_TEXT_FIELDS)
 
 
 class TraceOrderBy(BaseModel):
-    """Sort order of ``list_traces``. Running spans (no ``ended_at``) sort first on desc and
-    last on asc; ties break on ``span_id``, then ``trace_id``, in the same direction."""
+    """Sort order of ``list_traces``. By ``started_at`` or ``ended_at``, running spans (no
+    ``ended_at``) sort first on desc and last on asc; by ``duration`` (``ended_at`` minus
+    ``started_at`` of the root span) running spans sort last in both directions. Ties break
+    on ``span_id``, then ``trace_id``, in the same direction."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    field: Literal["started_at", "ended_at"] = "started_at"
+    field: Literal["started_at", "ended_at", "duration"] = "started_at"
     direction: Literal["asc", "desc"] = "desc"
 
 

@@ -19,21 +19,28 @@ from obsstore.errors import InvalidArgumentError
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
+    Health,
     MetricFilters,
     MetricRecord,
     MetricsPage,
+    MetricSummary,
     OrderBy,
     Pagination,
 )
+from obsstore.models.dict_records import fast_records
+from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
 from obsstore.storage.arguments import (
     as_model,
+    check_batch,
     check_batch_size,
     check_limit,
     check_prefix,
     check_text,
 )
 from obsstore.storage.batches import first_of_each_key, validated_batch
+from obsstore.storage.histograms import HistogramBins, HistogramPeriod, HistogramQuery
 from obsstore.storage.rollups_base import RollupStorage
+from obsstore.storage.summaries import summarize
 from obsstore.storage.traces_base import TraceStorage
 from obsstore.storage.write_checks import metric_records_look_sound
 
@@ -45,9 +52,16 @@ _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecor
 
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
-    """A batch of points, validated whole (see ``validated_batch``)."""
+    """A batch of points, validated whole (see ``validated_batch``). A batch of plain dicts
+    takes the fast path of ``dict_records`` first; it hands anything it does not accept to
+    the model path, which names the item and field."""
+    batch = check_batch("records", records)
+    if batch and type(batch[0]) is dict:
+        fast = fast_records(batch)
+        if fast is not None:
+            return fast
     return validated_batch(
-        records,
+        batch,
         MetricRecord,
         _records_adapter,
         argument="records",
@@ -103,7 +117,7 @@ class MetricsStorage(RollupStorage, ABC):
                 "delete_metrics needs at least one filter; use dangerously_clear_all() to "
                 "delete everything"
             )
-        return self._delete_metrics(parsed)
+        return self._delete_and_refresh(parsed)
 
     @abstractmethod
     def dangerously_clear_all(self) -> None:
@@ -141,15 +155,31 @@ class MetricsStorage(RollupStorage, ABC):
         filters: MetricFilters | Mapping[str, Any] | None = None,
     ) -> list[AggregatePoint]:
         """Aggregated values per metric name (and bucket and group), sorted by name, group and
-        bucket start, each in code-point order with missing group values first."""
+        bucket start, each in code-point order with missing group values first; with
+        ``order="value_desc"`` / ``"value_asc"``, groups by their value over the whole range
+        instead (at most ``limit`` per name), each group's buckets in time order."""
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
         points, ordered = self._aggregate_by_source(
             as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
         )
-        if not ordered:
+        if not ordered:  # a ranked answer is always in its order
             points.sort(key=aggregate_sort_key)
         return points
+
+    def summarize_metrics(
+        self,
+        filters: MetricFilters | Mapping[str, Any] | None = None,
+        *,
+        percentiles: Iterable[float] = DEFAULT_PERCENTILES,
+        compare: SummaryComparison | None = None,
+    ) -> list[MetricSummary]:
+        """One ``MetricSummary`` per metric name matching ``filters``, by name: count, sum,
+        avg, min, max, last and the ``percentiles``, each as ``aggregate_metrics`` computes
+        it. ``compare`` ("previous_period", "previous_day", "previous_week") also summarises
+        that earlier range (``filters.start_time`` required; ``end_time`` defaults to now)
+        into ``.previous``, and ``.change`` holds the relative change of each statistic."""
+        return summarize(self, as_model(filters, MetricFilters), percentiles, compare)
 
     def list_metric_names(self, prefix: str | None = None, limit: int | None = None) -> list[str]:
         return self._list_metric_names(check_prefix(prefix), check_limit(limit))
@@ -195,6 +225,14 @@ class MetricsStorage(RollupStorage, ABC):
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]: ...
 
+    def _histogram_periods(self, query: HistogramQuery) -> list[HistogramPeriod]:
+        """Requests per period, group and outcome (see histograms.py; obsstore.routes)."""
+        raise NotImplementedError(f"{type(self).__name__} does not answer request metrics")
+
+    def _histogram_bins(self, query: HistogramQuery) -> list[HistogramBins]:
+        """Bucket counts summed per period, group and boundary set (see histograms.py)."""
+        raise NotImplementedError(f"{type(self).__name__} does not answer request metrics")
+
     @abstractmethod
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]: ...
 
@@ -232,3 +270,13 @@ def prefix_upper_bound(prefix: str) -> str | None:
 
 class ObservabilityStorage(MetricsStorage, TraceStorage):
     """What ``create_storage()`` returns: one object serving metrics and traces."""
+
+    def health(self) -> Health:
+        """Whether the database answers, how fast (one trivial query), its schema revision
+        beside the newest this release knows, and how many points and spans it holds. An
+        unreachable or misconfigured database gives ``reachable=False`` and ``error``, never
+        an exception; a closed storage raises ``ObsstoreError`` like every other call."""
+        return self._health()
+
+    @abstractmethod
+    def _health(self) -> Health: ...

@@ -7,6 +7,7 @@ stored point costs a couple of hundred bytes instead of a pydantic object's kilo
 from __future__ import annotations
 
 import heapq
+import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from itertools import accumulate, chain, compress, repeat
@@ -17,6 +18,7 @@ from obsstore import registry
 from obsstore.models import (
     AggregatePoint,
     Aggregation,
+    Health,
     MetricFilters,
     MetricRecord,
     MetricType,
@@ -28,15 +30,16 @@ from obsstore.models._trusted import trusted_builder
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.storage.aggregate_math import float_sum, percentile_cont
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
-from obsstore.storage.memory_rollups import MemoryRollups, Series
+from obsstore.storage.memory_histograms import MemoryHistograms
+from obsstore.storage.memory_rollups import MemoryRollups, PointOfSeries
 from obsstore.storage.memory_traces import MemoryTraces, OpenLock
+from obsstore.storage.ranking import ranked_points
 
 _TYPES = list(MetricType)
 _TYPE_CODE = {t: i for i, t in enumerate(_TYPES)}
 _NO_MATCH = -1
 _NO_EXEMPLAR = (None, None)
 _record = trusted_builder(MetricRecord)
-_point = trusted_builder(AggregatePoint)
 _ID, _TIMESTAMP, _VALUE = attrgetter("id"), attrgetter("timestamp"), attrgetter("value")
 _NAME, _TYPE, _LABELS = attrgetter("name"), attrgetter("type"), attrgetter("labels")
 _ORGANIZATION, _ENVIRONMENT = attrgetter("organization_id"), attrgetter("environment")
@@ -156,7 +159,7 @@ class _Columns:
         self.otel.update(rows.otel)
 
 
-class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
+class MemoryStorage(MemoryHistograms, MemoryTraces, MemoryRollups, ObservabilityStorage):
     kind = "memory"
     capabilities = registry.get("memory").capabilities
 
@@ -171,6 +174,20 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
         self._label_sets = _Interner()  # tuple(labels.items()) -> code; values are the tuples
         self._bucket_bounds = _Interner()  # tuple(bucket_boundaries) -> code
         self._cols = _Columns()
+
+    def _health(self) -> Health:
+        started = time.perf_counter()
+        with self._lock:
+            points = len(self._cols)
+        spans = self._count_spans()
+        return Health(
+            backend=self.kind,
+            url="memory://",
+            reachable=True,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            points=points,
+            spans=spans,
+        )
 
     def init(self) -> None:
         with self._lock:  # raises once closed, like the SQL backends' init()
@@ -256,6 +273,11 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
             rows.counts = array("q", chain.from_iterable(used))
         rows.bounds = array("I", codes)
         rows.counts_at = array("q", starts)
+
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        with self._lock:
+            stamps = [self._cols.timestamp[i] for i in self._matching_rows(filters)]
+        return (min(stamps), max(stamps)) if stamps else None
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         with self._lock:
@@ -431,6 +453,8 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
     def _aggregate_metrics(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
+        if aggregation.ranked:
+            return ranked_points(aggregation, lambda a: self._aggregate_metrics(a, filters))
         with self._lock:
             cols, strings = self._cols, self._strings.values
             rows = self._matching_rows(filters)
@@ -454,14 +478,12 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
             for (name, bucket, *codes), members in groups.items():
                 values = [decode(c) for decode, c in zip(decoders, codes, strict=True)]
                 points.append(
-                    _point(
-                        {
-                            "name": strings[name],
-                            "timestamp": None if bucket is None else from_epoch_us(bucket),
-                            "group": dict(zip(aggregation.group_by, values, strict=True)),
-                            "value": self._aggregate(aggregation, members),
-                            "count": len(members),
-                        }
+                    AggregatePoint(
+                        strings[name],
+                        None if bucket is None else from_epoch_us(bucket),
+                        dict(zip(aggregation.group_by, values, strict=True)),
+                        self._aggregate(aggregation, members),
+                        len(members),
                     )
                 )
             return points
@@ -503,7 +525,7 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
         return percentile_cont(values, aggregation.percentile)
 
     # --- for rollups ---------------------------------------------------------------------
-    def _points_between(self, start: int, end: int) -> list[tuple[int, str, float, Series]]:
+    def _points_between(self, start: int, end: int) -> list[PointOfSeries]:
         with self._lock:
             cols, strings, label_sets = self._cols, self._strings.values, self._label_sets.values
             return [
@@ -519,10 +541,18 @@ class MemoryStorage(MemoryTraces, MemoryRollups, ObservabilityStorage):
                         strings[cols.environment[i]],
                         strings[cols.service_name[i]],
                     ),
+                    *self._histogram_of(i),
                 )
                 for i in range(len(cols))
                 if start <= cols.timestamp[i] < end
             ]
+
+    def _histogram_of(self, i: int) -> tuple[tuple[float, ...] | None, list[int] | None]:
+        cols = self._cols
+        bounds, start = self._bucket_bounds.values[cols.bounds[i]], cols.counts_at[i]
+        if bounds is None or start < 0:
+            return None, None
+        return tuple(bounds), cols.counts[start : start + len(bounds) + 1].tolist()
 
     def _traces_snapshot(self) -> dict[str, dict[str, Any]]:
         with self._spans_lock:

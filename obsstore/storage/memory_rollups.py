@@ -9,16 +9,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obsstore.lifecycle import sketch
+from obsstore.lifecycle.histograms import HistogramSum, bucket_of, group_of, histogram_point
 from obsstore.lifecycle.planning import LevelState, floor_to
 from obsstore.models import AggregatePoint, Aggregation, MetricFilters
 from obsstore.models._fields import ONE_MICROSECOND, from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.models.traces import SpanRecord
 from obsstore.storage.memory_traces import OpenLock
-from obsstore.storage.rollups_base import RollupStorage, stale_ranges
+from obsstore.storage.ranking import ranked_points
+from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage, pause, stale_ranges
 
 # (name, type, labels as items, organization_id, environment, service_name)
 Series = tuple[str, str, tuple[tuple[str, str], ...], str | None, str | None, str | None]
+# (timestamp, id, value, series, bucket bounds, bucket counts) of one point.
+PointOfSeries = tuple[int, str, float, Series, tuple[float, ...] | None, list[int] | None]
 _COLUMNS = ("name", "type", "labels", "organization_id", "environment", "service_name")
 
 
@@ -32,8 +36,17 @@ class _Rollup:
     max: float = -math.inf
     last: tuple[int, str, float] = (-(2**62), "", 0.0)  # (timestamp, id, value)
     bins: dict[int, int] = field(default_factory=dict)
+    histogram: HistogramSum = field(default_factory=HistogramSum)
 
-    def add(self, timestamp: int, id_: str, value: float) -> None:
+    def add(
+        self,
+        timestamp: int,
+        id_: str,
+        value: float,
+        bounds: tuple[float, ...] | None,
+        counts: list[int] | None,
+    ) -> None:
+        self.histogram.add(bounds, counts)
         self.count += 1
         self.sums.append(value)
         self.min = min(self.min, value)
@@ -65,8 +78,8 @@ class MemoryRollups(RollupStorage):
             self._rollups, self._states = {}, {}
 
     # --- what the memory backend supplies ----------------------------------------------
-    def _points_between(self, start: int, end: int) -> Iterable[tuple[int, str, float, Series]]:
-        """(timestamp, id, value, series) of every point in ``[start, end)``."""
+    def _points_between(self, start: int, end: int) -> Iterable[PointOfSeries]:
+        """Every point in ``[start, end)``."""
         raise NotImplementedError
 
     def _traces_snapshot(self) -> dict[str, dict[str, SpanRecord]]:
@@ -107,12 +120,12 @@ class MemoryRollups(RollupStorage):
     # --- rollups -------------------------------------------------------------------------
     def _rollup_level(self, level: int, start: int, end: int) -> int:
         fresh: dict[tuple[int, Series], _Rollup] = {}
-        for timestamp, id_, value, series in self._points_between(start, end):
+        for timestamp, id_, value, series, bounds, counts in self._points_between(start, end):
             key = (floor_to(timestamp, level), series)
             row = fresh.get(key)
             if row is None:
                 row = fresh[key] = _Rollup()
-            row.add(timestamp, id_, value)
+            row.add(timestamp, id_, value, bounds, counts)
         with self._rollups_lock:
             rows = self._rollups.setdefault(level, {})
             for key in [k for k in rows if start <= k[0] < end]:
@@ -137,6 +150,10 @@ class MemoryRollups(RollupStorage):
     def _aggregate_rollups(
         self, level: int, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
+        if aggregation.ranked:
+            return ranked_points(aggregation, lambda a: self._aggregate_rollups(level, a, filters))
+        if aggregation.type == "histogram":
+            return self._rollup_histograms(level, aggregation, filters)
         start = None if filters.start_time is None else to_epoch_us(filters.start_time)
         end = None if filters.end_time is None else to_epoch_us(filters.end_time)
         width = None if aggregation.interval is None else aggregation.interval // ONE_MICROSECOND
@@ -169,9 +186,55 @@ class MemoryRollups(RollupStorage):
             )
         return points
 
+    def _rollup_histograms(
+        self, level: int, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        start = None if filters.start_time is None else to_epoch_us(filters.start_time)
+        end = None if filters.end_time is None else to_epoch_us(filters.end_time)
+        groups: dict[tuple[Any, ...], tuple[list[int], HistogramSum]] = {}
+        with self._rollups_lock:
+            for (bucket, series), row in self._rollups.get(level, {}).items():
+                if (start is not None and bucket < start) or (end is not None and bucket > end):
+                    continue
+                if not _series_matches(series, filters):
+                    continue
+                columns = dict(zip(_COLUMNS, series, strict=True))
+                key = (
+                    series[0],
+                    bucket_of(bucket, aggregation),
+                    group_of(columns, dict(series[2]), aggregation.group_by),
+                )
+                entry = groups.get(key)
+                if entry is None:
+                    entry = groups[key] = ([0], HistogramSum())
+                entry[0][0] += row.count
+                entry[1].add(*row.histogram.result())
+        return [
+            histogram_point(
+                name, at, dict(zip(aggregation.group_by, values, strict=True)), n[0], total
+            )
+            for (name, at, values), (n, total) in groups.items()
+        ]
+
     # --- deletes -------------------------------------------------------------------------
     def _delete_points_before(self, before: int) -> int:
-        return self._delete_metrics(MetricFilters(end_time=from_epoch_us(before - 1)))
+        """In time slices of about BATCH_ROWS points, oldest first, pausing between them (as
+        the SQL backends do), so writers wait for one slice at most."""
+        stamps = sorted(p[0] for p in self._points_between(-(2**62), before))
+        cuts = [stamps[i] for i in range(BATCH_ROWS, len(stamps), BATCH_ROWS)]
+        total, low = 0, None
+        for cut in [*cuts, before]:
+            if low is not None and cut <= low:
+                continue
+            pause()
+            total += self._delete_metrics(
+                MetricFilters(
+                    start_time=None if low is None else from_epoch_us(low),
+                    end_time=from_epoch_us(cut - 1),
+                )
+            )
+            low = cut
+        return total
 
     def _count_points_before(self, before: int) -> int:
         return self._count_metrics(MetricFilters(end_time=from_epoch_us(before - 1)))

@@ -19,7 +19,7 @@ from obsstore.models.traces import (
     TraceOrderBy,
     TraceSummary,
 )
-from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates, trace_sort_key
+from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates, sort_traces
 
 
 class OpenLock:
@@ -84,6 +84,10 @@ class MemoryTraces(TraceStorage):
         self._spans_lock = OpenLock()
         self._traces: dict[str, dict[str, SpanRecord]] = {}
 
+    def _count_spans(self) -> int:
+        with self._spans_lock:
+            return sum(map(len, self._traces.values()))
+
     def _clear_spans(self) -> None:
         with self._spans_lock:
             self._traces = {}
@@ -147,9 +151,7 @@ class MemoryTraces(TraceStorage):
                         summaries.append(
                             TraceSummary.model_construct(**dict(root), has_child_error=child_error)
                         )
-        summaries.sort(
-            key=lambda s: trace_sort_key(order_by, s), reverse=order_by.direction == "desc"
-        )
+        summaries = sort_traces(order_by, summaries)
         page = summaries[pagination.offset : pagination.offset + pagination.limit]
         return page, len(summaries)
 

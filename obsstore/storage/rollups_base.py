@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from obsstore.errors import InvalidArgumentError
+from obsstore.lifecycle.histograms import histograms_from_points
 from obsstore.lifecycle.planning import (
     MAX_US,
     MIN_US,
@@ -30,7 +32,7 @@ from obsstore.lifecycle.planning import (
     plan,
 )
 from obsstore.lifecycle.policy import PruneReport, RetentionPolicy, policy_from_environment
-from obsstore.models import AggregatePoint, Aggregation, MetricFilters
+from obsstore.models import AggregatePoint, Aggregation, MetricFilters, MetricRecord
 from obsstore.models._fields import from_epoch_us, to_epoch_us, to_utc, utc_now
 
 # No transaction deletes or recomputes more than about this many rows (well under the 50,000
@@ -169,11 +171,16 @@ class RollupStorage(ABC):
     ) -> int:
         """Recompute each level from one bucket before its watermark (or ``since_us``) to
         ``until_us``; with ``prune_until``, also every bucket before it whose raw points are
-        all still stored (they are about to be deleted)."""
+        all still stored (they are about to be deleted).
+
+        A level whose interval a finer level's divides is derived from that level's rows
+        (which are recomputed from raw points over the same ranges first), not from raw
+        points again."""
         states = self._rollup_states()
         raw_floor = states.get(RAW, LevelState()).pruned_before
-        written = 0
         oldest: int | None = None
+        plans: dict[int, list[tuple[int, int]]] = {}
+        floors: dict[int, int | None] = {}
         for level in policy.rollups:
             step = level.micros
             state = states.get(step, LevelState())
@@ -196,29 +203,104 @@ class RollupStorage(ABC):
                 low = raw_floor if raw_floor is not None else oldest
                 if low is not None:
                     ranges += self._stale_ranges(step, floor_to(low, step), min(prune_until, start))
-            for low, high in _merge(ranges):
-                # Never below the raw horizon (raw points there may be partly gone) nor below
-                # what this level has pruned.
+            # Never below the raw horizon (raw points there may be partly gone) nor below
+            # what this level has pruned.
+            floor: int | None = None
+            for mark in (raw_floor, state.pruned_before):
+                if mark is not None:
+                    floor = max(ceil_to(mark, step), floor if floor is not None else mark)
+            floors[step] = floor
+            plans[step] = ranges
+        steps = [level.micros for level in policy.rollups]
+        sources = self._derivations(steps, plans, floors)
+        written = 0
+        for step in steps:
+            for low, high in _merge(plans[step]):
                 low = floor_to(low, step)
-                for floor in (raw_floor, state.pruned_before):
-                    if floor is not None:
-                        low = max(low, ceil_to(floor, step))
-                if low < high:
+                floor = floors[step]
+                if floor is not None:
+                    low = max(low, floor)
+                if low >= high:
+                    continue
+                finer = sources.get(step)
+                if finer is not None:
+                    written += self._derive_level(step, finer, low, high)
+                else:
                     written += self._rollup_level(step, low, high)
         return written
+
+    def _derivations(
+        self,
+        steps: list[int],
+        plans: dict[int, list[tuple[int, int]]],
+        floors: dict[int, int | None],
+    ) -> dict[int, int]:
+        """Which levels are derived from which finer one (coarsest first, so a level's ranges
+        join those of the level it is derived from before that one's are extended in turn).
+        The finer level recomputes those ranges on every backend, derived or not, so the
+        levels count the same late points."""
+        sources: dict[int, int] = {}
+        for index in range(len(steps) - 1, 0, -1):
+            step, finer = steps[index], steps[index - 1]
+            fine_floor, floor = floors[finer], floors[step]
+            if step % finer or (fine_floor is not None and (floor is None or fine_floor > floor)):
+                continue  # the finer level's rows do not cover this level's buckets
+            plans[finer] = plans[finer] + plans[step]
+            if self.derives_levels:
+                sources[step] = finer
+        return sources
+
+    # Whether _derive_level computes a level from a finer one's rows (else from raw points).
+    derives_levels: ClassVar[bool] = False
+
+    def _derive_level(self, level: int, finer: int, start: int, end: int) -> int:
+        """Recompute ``level``'s buckets in ``[start, end)`` from ``finer``'s rows there
+        (which are up to date); by default from raw points."""
+        return self._rollup_level(level, start, end)
+
+    def _delete_and_refresh(self, filters: MetricFilters) -> int:
+        """Delete the matching raw points, then recompute every rolled-up bucket they were
+        in, so no read from rollups answers with deleted points. (Buckets whose raw points were
+        pruned hold no raw points to delete. Should this be interrupted between the two, the
+        next prune finds those buckets by their point counts and recomputes them before it
+        deletes their raw points.)"""
+        states = self._rollup_states() if self._may_have_rollups() else {}
+        levels = sorted(
+            level
+            for level, state in states.items()
+            if level != RAW and state.complete_until is not None
+        )
+        span = self._time_span(filters) if levels else None
+        deleted = self._delete_metrics(filters)
+        if not deleted or span is None:
+            return deleted
+        raw_floor = states.get(RAW, LevelState()).pruned_before
+        for level in levels:  # finest first: coarser levels may be derived from finer ones
+            state = states[level]
+            assert state.complete_until is not None
+            low = floor_to(span[0], level)
+            high = min(floor_to(span[1], level) + level, state.complete_until)
+            for floor in (raw_floor, state.pruned_before):
+                if floor is not None:
+                    low = max(low, ceil_to(floor, level))
+            if low < high:
+                self._rollup_level(level, low, high)
+        return deleted
 
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_by_source(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> tuple[list[AggregatePoint], bool]:
         """The points, and whether they are in the contract's order already."""
+        if aggregation.ranked:
+            return self._ranked_by_source(aggregation, filters), True
         if aggregation.source == "raw":
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+            return self._aggregate_raw(aggregation, filters)
         start = MIN_US if filters.start_time is None else to_epoch_us(filters.start_time)
         end = MAX_US if filters.end_time is None else to_epoch_us(filters.end_time) + 1
         interval = None if aggregation.interval is None else aggregation.interval // _US
         if aggregation.source == "auto" and not self._may_have_rollups():
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+            return self._aggregate_raw(aggregation, filters)
         pieces = plan(
             aggregation.source,
             interval,
@@ -228,8 +310,9 @@ class RollupStorage(ABC):
             traced=filters.trace_id is not None,
         )
         if len(pieces) == 1 and pieces[0].level == RAW:
-            return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
-        if len(pieces) == 1:  # backends order rollup answers as they order raw ones
+            return self._aggregate_raw(aggregation, filters)
+        if len(pieces) == 1 and aggregation.type != "histogram":
+            # Backends order rollup answers as they order raw ones.
             piece = pieces[0]
             rolled = self._aggregate_rollups(piece.level, aggregation, _narrow(filters, piece))
             return rolled, self.aggregates_sorted
@@ -237,10 +320,57 @@ class RollupStorage(ABC):
         for piece in pieces:
             narrowed = _narrow(filters, piece)
             if piece.level == RAW:
-                points += self._aggregate_metrics(aggregation, narrowed)
+                points += self._aggregate_raw(aggregation, narrowed)[0]
             else:
                 points += self._aggregate_rollups(piece.level, aggregation, narrowed)
         return points, False
+
+    def _ranked_by_source(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """A ranked aggregate from one source, which ranks it: a ranking needs each group's
+        value over the whole range, which one rollup level gives for every aggregation but
+        percentiles (read from sketches in Python), and which pieces of different sources
+        cannot. So "auto" answers from raw points then, when they are all still stored, and
+        "rollup" refuses."""
+        if aggregation.source == "raw" or (
+            aggregation.source == "auto" and not self._may_have_rollups()
+        ):
+            return self._aggregate_metrics(aggregation, filters)
+        start = MIN_US if filters.start_time is None else to_epoch_us(filters.start_time)
+        end = MAX_US if filters.end_time is None else to_epoch_us(filters.end_time) + 1
+        interval = None if aggregation.interval is None else aggregation.interval // _US
+        states = self._rollup_states()
+        pieces = plan(
+            aggregation.source, interval, start, end, states, traced=filters.trace_id is not None
+        )
+        if len(pieces) == 1 and pieces[0].level == RAW:
+            return self._aggregate_metrics(aggregation, filters)
+        if len(pieces) == 1 and aggregation.type != "percentile":
+            piece = pieces[0]
+            return self._aggregate_rollups(piece.level, aggregation, _narrow(filters, piece))
+        pruned = states.get(RAW, LevelState()).pruned_before
+        if aggregation.source == "auto" and (pruned is None or pruned <= start):
+            return self._aggregate_metrics(aggregation, filters)
+        what = "a percentile" if aggregation.type == "percentile" else "several sources"
+        raise InvalidArgumentError(
+            f"order={aggregation.order!r} cannot rank {what} from rollups (source="
+            f"{aggregation.source!r}): use source='raw', or a range one rollup level covers"
+        )
+
+    def _aggregate_raw(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> tuple[list[AggregatePoint], bool]:
+        if aggregation.type == "histogram":
+            return self._raw_histograms(aggregation, filters), False
+        return self._aggregate_metrics(aggregation, filters), self.aggregates_sorted
+
+    def _raw_histograms(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """``type="histogram"`` from raw points: read in batches, summed in Python (the
+        points' bucket counts are JSON documents)."""
+        return histograms_from_points(aggregation, self._iter_metrics(filters, 10_000))
 
     def _may_have_rollups(self) -> bool:
         """Cheap check before planning (backends may answer from a cache)."""
@@ -258,6 +388,17 @@ class RollupStorage(ABC):
     ) -> list[AggregatePoint]:
         """The aggregate from ``level``'s rows whose bucket starts in ``filters``' time range
         (whole level buckets: the planner aligned it)."""
+
+    @abstractmethod
+    def _delete_metrics(self, filters: MetricFilters) -> int: ...
+
+    @abstractmethod
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        """The earliest and latest timestamp of the points matching ``filters`` (None when
+        none does)."""
+
+    @abstractmethod
+    def _iter_metrics(self, filters: MetricFilters, batch_size: int) -> Iterator[MetricRecord]: ...
 
     @abstractmethod
     def _rollup_states(self) -> dict[int, LevelState]: ...

@@ -11,6 +11,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
+from functools import partial
 from itertools import repeat
 from operator import truediv
 from typing import Any, ClassVar
@@ -54,6 +55,9 @@ from obsstore.storage import engines
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.paging import fetch_page
+from obsstore.storage.sql_health import SQLHealth
+from obsstore.storage.sql_histograms import SQLHistograms
+from obsstore.storage.sql_ranking import ranked_query
 from obsstore.storage.sql_rollups import SQLRollups
 from obsstore.storage.sql_traces import SQLTraces
 
@@ -96,7 +100,7 @@ def prefix_clauses(expression: sa.ColumnElement[Any], prefix: str | None) -> lis
 
 
 _record = trusted_builder(MetricRecord)
-_point = trusted_builder(AggregatePoint)
+_point = partial(tuple.__new__, AggregatePoint)  # from a 7-tuple, with no Python call
 
 
 def record_from_row(row: sa.Row[Any]) -> MetricRecord:
@@ -105,7 +109,7 @@ def record_from_row(row: sa.Row[Any]) -> MetricRecord:
     return _record(values)
 
 
-class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
+class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityStorage):
     """The shared SQL implementation. Subclasses set the class attributes and hooks below."""
 
     # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware
@@ -176,6 +180,12 @@ class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
         """Insert rows given column by column (every column of ``table``, in table order, as
         the builders in ``bulk.py`` make them), skipping rows whose primary key is already
         stored; return the number of rows added."""
+
+    def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
+        """The result of ``query`` column by column, raw database values (the columns must
+        carry no result processing): an empty list when it has no rows. A backend whose driver
+        hands out columns directly overrides it."""
+        return list(zip(*connection.execute(query).all(), strict=True))
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
@@ -321,38 +331,18 @@ class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
     def _aggregate_metrics(
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
-        # Bucket and group expressions are computed in a subquery and grouped by name outside,
-        # because a repeated expression with bound parameters is not "the same" to the planner.
-        inner_columns: list[Any] = [m.name.label("name"), m.value, m.timestamp, m.id]
-        if aggregation.interval is not None:
-            inner_columns.append(time_bucket(m.timestamp, aggregation.interval).label("bucket"))
-        for index, key in enumerate(aggregation.group_by):
-            expression = m[key] if key in COLUMN_GROUP_KEYS else label_value(m.labels, key)
-            inner_columns.append(expression.label(f"g{index}"))
-        inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
-        keys: list[Any] = [inner.c.name]
-        if aggregation.interval is not None:
-            # Raw database values: _aggregate_points converts each distinct bucket once.
-            keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()))
-        groups = [inner.c[f"g{i}"] for i in range(len(aggregation.group_by))]
-        keys.extend(groups)
-        # In the contract's order (name, groups in code-point order with missing values first,
-        # bucket): the database sorts faster than Python, and MetricsStorage then need not.
-        ordering: list[Any] = [inner.c.name]
-        ordering += [code_point(group).nulls_first() for group in groups]
-        if aggregation.interval is not None:
-            ordering.append(keys[1])
-        query = (
-            sa.select(
-                *keys, _aggregate_expression(aggregation, inner).label("value"), sa.func.count()
-            )
-            .group_by(*keys)
-            .order_by(*ordering)
-        )
+        query = _grouped_points(aggregation, filters)
+        if aggregation.ranked:
+            totals = None
+            if aggregation.interval is not None:
+                totals = _grouped_points(aggregation.totals(), filters)
+            query = ranked_query(aggregation, query, totals)
+        else:
+            query = query.order_by(*_key_order(aggregation, query))
         with self._reading() as connection:
-            rows = connection.execute(query).all()
+            columns = self._result_columns(connection, query)
             to_datetime = from_database_timestamp(connection.dialect.name)
-        return _aggregate_points(rows, aggregation, to_datetime)
+        return _aggregate_columns(columns, aggregation, to_datetime)
 
     def _list_metric_names(self, prefix: str | None, limit: int | None) -> list[str]:
         query = (
@@ -399,15 +389,54 @@ class SQLStorage(SQLTraces, SQLRollups, ObservabilityStorage):
             return list(connection.execute(query).scalars())
 
 
+def _grouped_points(aggregation: Aggregation, filters: MetricFilters) -> sa.Select[Any]:
+    """Rows of (name, [bucket], g0.., value, count), unordered."""
+    # Bucket and group expressions are computed in a subquery and grouped by name outside,
+    # because a repeated expression with bound parameters is not "the same" to the planner.
+    inner_columns: list[Any] = [m.name.label("name"), m.value, m.timestamp, m.id]
+    if aggregation.interval is not None:
+        inner_columns.append(time_bucket(m.timestamp, aggregation.interval).label("bucket"))
+    for index, key in enumerate(aggregation.group_by):
+        expression = m[key] if key in COLUMN_GROUP_KEYS else label_value(m.labels, key)
+        inner_columns.append(expression.label(f"g{index}"))
+    inner = sa.select(*inner_columns).where(*metric_filter_clauses(filters)).subquery()
+    keys: list[Any] = [inner.c.name]
+    if aggregation.interval is not None:
+        # Raw database values: _aggregate_points converts each distinct bucket once.
+        keys.append(sa.type_coerce(inner.c.bucket, sa.types.NullType()).label("bucket"))
+    keys.extend(inner.c[f"g{i}"] for i in range(len(aggregation.group_by)))
+    value = _aggregate_expression(aggregation, inner).label("value")
+    return sa.select(*keys, value, sa.func.count().label("count")).group_by(*keys)
+
+
+def _key_order(aggregation: Aggregation, query: sa.Select[Any]) -> list[Any]:
+    """The contract's order (name, groups in code-point order with missing values first,
+    bucket): the database sorts faster than Python, and MetricsStorage then need not."""
+    columns = query.selected_columns
+    ordering: list[Any] = [columns.name]
+    ordering += [
+        code_point(columns[f"g{i}"]).nulls_first() for i in range(len(aggregation.group_by))
+    ]
+    if aggregation.interval is not None:
+        ordering.append(columns.bucket)
+    return ordering
+
+
 def _aggregate_points(
     rows: Sequence[Any], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
 ) -> list[AggregatePoint]:
-    """Rows of (name, [bucket], group values..., value, count) as points, column by column
+    """Rows of (name, [bucket], group values..., value, count) as points."""
+    return _aggregate_columns(list(zip(*rows, strict=True)), aggregation, to_datetime)
+
+
+def _aggregate_columns(
+    columns: list[Sequence[Any]], aggregation: Aggregation, to_datetime: Callable[[Any], datetime]
+) -> list[AggregatePoint]:
+    """Columns (name, [bucket], group values..., value, count) as points, column by column
     (indexing each Row in a Python loop cost more than the query on DuckDB). Buckets come
     raw from the database and repeat once per group: each distinct one is converted once."""
-    if not rows:
+    if not columns or not columns[0]:
         return []
-    columns = list(zip(*rows, strict=True))
     has_bucket = aggregation.interval is not None
     buckets: Iterable[datetime | None] = repeat(None)
     if has_bucket:
@@ -419,12 +448,14 @@ def _aggregate_points(
     values: Iterable[float] = map(float, columns[-2])
     if aggregation.type == "avg":
         values = map(truediv, values, counts)  # the query gives sums
-    return [
-        _point({"name": n, "timestamp": b, "group": dict(zip(keys, g)), "value": v, "count": c})  # noqa: B905
-        for n, b, g, v, c in zip(  # noqa: B905 (buckets may repeat)
-            columns[0], buckets, groups, values, counts
+    group_dicts = map(dict, map(zip, repeat(keys), groups))
+    # zip without strict: buckets and groups may repeat endlessly.
+    return list(
+        map(
+            _point,
+            zip(columns[0], buckets, group_dicts, values, counts, repeat(None), repeat(None)),
         )
-    ]
+    )
 
 
 def _aggregate_expression(aggregation: Aggregation, inner: sa.Subquery) -> Any:

@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from obsstore.lifecycle import sketch
+from obsstore.lifecycle.histograms import HistogramSum, bucket_of, group_of, histogram_point
 from obsstore.lifecycle.planning import LevelState
-from obsstore.models import AggregatePoint, Aggregation, MetricFilters
+from obsstore.models import AggregatePoint, Aggregation, MetricFilters, MetricType
 from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
-    code_point,
     float_sum,
     label_value,
     labels_match,
@@ -35,6 +35,7 @@ from obsstore.sqlfuncs import (
 )
 from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage.rollups_base import BATCH_ROWS, RollupStorage, pause, stale_ranges
+from obsstore.storage.sql_ranking import ranked_query
 
 m = metrics.c
 r = metric_rollups.c
@@ -43,11 +44,57 @@ st = rollup_state.c
 s = spans.c
 # Traces deleted per transaction (their ids are bound parameters, and each may have many spans).
 TRACE_BATCH = 200
-_ROLLUP_COLUMNS = [c.name for c in metric_rollups.columns]
+_HISTOGRAM_COLUMNS = ("bucket_boundaries", "bucket_counts")
+# What INSERT ... SELECT computes; the histogram columns are filled after it (see
+# _fill_histograms).
+_ROLLUP_COLUMNS = [c.name for c in metric_rollups.columns if c.name not in _HISTOGRAM_COLUMNS]
 
 
 def _at(micros: int) -> datetime:
     return from_epoch_us(micros)
+
+
+# The series columns but type (histogram rows are of one type), on rollup rows and on points.
+_SERIES_OF_ROWS = [r.name, r.labels, r.organization_id, r.environment, r.service_name]
+_SERIES_OF_POINTS = [m.name, m.labels, m.organization_id, m.environment, m.service_name]
+
+
+def _series_fields(fields: Any) -> tuple[Any, ...]:
+    """A hashable form of (name, labels, organization_id, environment, service_name)."""
+    name, labels, *rest = fields
+    return (name, tuple(sorted(labels.items())), *rest)
+
+
+def _store_histograms(
+    connection: Connection, level: int, sums: dict[tuple[int, str], HistogramSum]
+) -> None:
+    updates = []
+    for (bucket, series), total in sums.items():
+        bounds, counts = total.result()
+        if counts is not None:
+            updates.append(
+                {
+                    "k_level": level,
+                    "k_bucket": _at(bucket),
+                    "k_series": series,
+                    "k_bounds": bounds,
+                    "k_counts": counts,
+                }
+            )
+    if updates:
+        connection.execute(
+            sa.update(metric_rollups)
+            .where(
+                r.level_us == sa.bindparam("k_level"),
+                r.bucket == sa.bindparam("k_bucket"),
+                r.series == sa.bindparam("k_series"),
+            )
+            .values(
+                bucket_boundaries=sa.bindparam("k_bounds", type_=r.bucket_boundaries.type),
+                bucket_counts=sa.bindparam("k_counts", type_=r.bucket_counts.type),
+            ),
+            updates,
+        )
 
 
 def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
@@ -68,6 +115,40 @@ def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
         if value is not None:
             clauses.append(r[column] == value)
     return clauses
+
+
+def _grouped_rollups(
+    aggregation: Aggregation, columns: list[Any], clauses: list[Any]
+) -> sa.Select[Any]:
+    """Rollup rows as (name, [bucket], g0.., value, count), unordered."""
+    inner = (
+        sa.select(*columns, r.count, r.sum, r.min, r.max, r.last_value, r.last_timestamp, r.last_id)
+        .where(*clauses)
+        .subquery()
+    )
+    i = inner.c
+    keys = [i[c.name] for c in columns]
+    if aggregation.interval is not None:
+        keys[1] = sa.type_coerce(i.bucket, sa.types.NullType()).label("bucket")
+    kind = aggregation.type
+    value: Any
+    if kind in ("sum", "avg"):
+        # As on the raw path: the overflow-safe sum; _aggregate_points divides an avg by the
+        # count.
+        value = float_sum(i.sum)
+    elif kind == "count":
+        value = sa.func.sum(i["count"])
+    elif kind == "min":
+        value = sa.func.min(i.min)
+    elif kind == "max":
+        value = sa.func.max(i.max)
+    else:
+        value = last_value(i.last_value, i.last_timestamp, i.last_id)
+    total = sa.func.sum(i["count"]).label("count")
+    # Grouped in the order the answer sorts in (name, groups, bucket): a planner that groups
+    # by sorting then needs no second sort for ORDER BY (SQLite's does).
+    grouping = [keys[0], *keys[2:], keys[1]] if aggregation.interval is not None else keys
+    return sa.select(*keys, value.label("value"), total).group_by(*grouping)
 
 
 class SQLRollups(RollupStorage):
@@ -118,6 +199,16 @@ class SQLRollups(RollupStorage):
             self.lock_for_lifecycle(connection)
             self._raise_state(connection, level, "pruned_before", pruned_before)
 
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        from obsstore.storage.sql import metric_filter_clauses
+
+        query = sa.select(sa.func.min(m.timestamp), sa.func.max(m.timestamp)).where(
+            *metric_filter_clauses(filters)
+        )
+        with self._reading() as connection:
+            low, high = connection.execute(query).one()
+        return None if low is None else (to_epoch_us(low), to_epoch_us(high))
+
     def _oldest_point(self) -> int | None:
         with self._reading() as connection:
             oldest = connection.execute(sa.select(sa.func.min(m.timestamp))).scalar_one()
@@ -133,6 +224,88 @@ class SQLRollups(RollupStorage):
                 written += self._recompute(connection, level, low, high)
                 self._raise_state(connection, level, "complete_until", high)
         return written
+
+    derives_levels = True
+
+    def _derive_level(self, level: int, finer: int, start: int, end: int) -> int:
+        written = 0
+        for low, high in self._chunks(level, start, end, finer=finer):
+            pause()
+            with self._writing() as connection:
+                self.lock_for_lifecycle(connection)
+                written += self._recompute_from(connection, level, finer, low, high)
+                self._raise_state(connection, level, "complete_until", high)
+        return written
+
+    def _recompute_from(
+        self, connection: Connection, level: int, finer: int, start: int, end: int
+    ) -> int:
+        """Replace ``level``'s rows of the buckets in ``[start, end)`` with ones merged from
+        ``finer``'s rows there: counts and sums add up, min and max of the mins and maxes, the
+        latest last value, sketch bins add up; rows written."""
+        in_range = [r.level_us == level, r.bucket >= _at(start), r.bucket < _at(end)]
+        connection.execute(sa.delete(metric_rollups).where(*in_range))
+        connection.execute(
+            sa.delete(metric_rollup_bins).where(
+                b.level_us == level, b.bucket >= _at(start), b.bucket < _at(end)
+            )
+        )
+        width = timedelta(microseconds=level)
+        level_value = sa.literal(level, sa.BigInteger()).label("level_us")
+        # The coarse bucket is computed in a subquery and grouped by name (a bucket expression
+        # repeated in GROUP BY binds its interval twice, which DuckDB takes for another one).
+        finer_rows = (
+            sa.select(metric_rollups, time_bucket(r.bucket, width).label("coarse"))
+            .where(r.level_us == finer, r.bucket >= _at(start), r.bucket < _at(end))
+            .subquery()
+        )
+        f = finer_rows.c
+        series = [f.series, f.name, f.type, f.labels, f.organization_id, f.environment]
+        series.append(f.service_name)
+        rows = sa.select(
+            level_value,
+            f.coarse,
+            *series,
+            sa.func.sum(f["count"]),
+            float_sum(f.sum),
+            sa.func.min(f.min),
+            sa.func.max(f.max),
+            last_value(f.last_value, f.last_timestamp, f.last_id),
+            sa.func.max(f.last_timestamp),
+            sa.type_coerce(last_value(f.last_id, f.last_timestamp, f.last_id), sa.String()),
+        ).group_by(f.coarse, *series)
+        connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        finer_bins = (
+            sa.select(b.series, b.bin, b["count"], time_bucket(b.bucket, width).label("coarse"))
+            .where(b.level_us == finer, b.bucket >= _at(start), b.bucket < _at(end))
+            .subquery()
+        )
+        c = finer_bins.c
+        connection.execute(
+            sa.insert(metric_rollup_bins).from_select(
+                ["level_us", "bucket", "series", "bin", "count"],
+                sa.select(level_value, c.coarse, c.series, c.bin, sa.func.sum(c["count"])).group_by(
+                    c.coarse, c.series, c.bin
+                ),
+            )
+        )
+        sums: dict[tuple[int, str], HistogramSum] = {}
+        for at, key, bounds, counts in connection.execute(
+            sa.select(r.bucket, r.series, r.bucket_boundaries, r.bucket_counts).where(
+                r.level_us == finer,
+                r.bucket >= _at(start),
+                r.bucket < _at(end),
+                r.type == MetricType.HISTOGRAM.value,
+            )
+        ):
+            micros = to_epoch_us(at)
+            total = sums.setdefault((micros - micros % level, key), HistogramSum())
+            total.add(bounds, counts)
+        _store_histograms(connection, level, sums)
+        written = connection.execute(
+            sa.select(sa.func.count()).select_from(metric_rollups).where(*in_range)
+        ).scalar_one()
+        return int(written)
 
     def _stale_ranges(self, level: int, start: int, end: int) -> list[tuple[int, int]]:
         width = timedelta(microseconds=level)
@@ -152,16 +325,29 @@ class SQLRollups(RollupStorage):
             rolled_counts = {to_epoch_us(at): int(n) for at, n in connection.execute(rolled)}
         return stale_ranges(raw_counts, rolled_counts, level)
 
-    def _chunks(self, level: int, start: int, end: int) -> Iterator[tuple[int, int]]:
+    def _chunks(
+        self, level: int, start: int, end: int, *, finer: int | None = None
+    ) -> Iterator[tuple[int, int]]:
         """``[start, end)`` cut at level buckets into pieces of about BATCH_ROWS raw points
-        (a bucket is never cut)."""
-        bucket = time_bucket(m.timestamp, timedelta(microseconds=level)).label("bucket")
-        query = (
-            sa.select(bucket, sa.func.count())
-            .where(m.timestamp >= _at(start), m.timestamp < _at(end))
-            .group_by(bucket)
-            .order_by(bucket)
-        )
+        (a bucket is never cut), counted from ``finer``'s rows where given (a level derived
+        from them has about as many sketch bins as they hold points)."""
+        width = timedelta(microseconds=level)
+        if finer is None:
+            bucket = time_bucket(m.timestamp, width).label("bucket")
+            query = (
+                sa.select(bucket, sa.func.count())
+                .where(m.timestamp >= _at(start), m.timestamp < _at(end))
+                .group_by(bucket)
+                .order_by(bucket)
+            )
+        else:
+            bucket = time_bucket(r.bucket, width).label("bucket")
+            query = (
+                sa.select(bucket, sa.func.sum(r["count"]))
+                .where(r.level_us == finer, r.bucket >= _at(start), r.bucket < _at(end))
+                .group_by(bucket)
+                .order_by(bucket)
+            )
         with self._reading() as connection:
             rows = connection.execute(query).all()
         low, pending = start, 0
@@ -223,6 +409,7 @@ class SQLRollups(RollupStorage):
             sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String()),
         ).group_by(i.bucket, *series)
         connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        self._fill_histograms(connection, level, start, end)
         binned = (
             sa.select(
                 time_bucket(m.timestamp, width).label("bucket"),
@@ -247,6 +434,41 @@ class SQLRollups(RollupStorage):
         ).scalar_one()
         return int(written)
 
+    def _fill_histograms(self, connection: Connection, level: int, start: int, end: int) -> None:
+        """Set the summed bucket counts of the histogram rows of ``level``'s buckets in
+        ``[start, end)`` from their raw points. Bucket counts are JSON documents, which no
+        dialect sums element-wise, so this is summed in Python: it reads histogram points
+        only, and writes one UPDATE per histogram row."""
+        histogram = MetricType.HISTOGRAM.value
+        series_rows = connection.execute(
+            sa.select(r.bucket, r.series, *_SERIES_OF_ROWS).where(
+                r.level_us == level,
+                r.bucket >= _at(start),
+                r.bucket < _at(end),
+                r.type == histogram,
+            )
+        ).all()
+        if not series_rows:
+            return
+        series_of = {(to_epoch_us(row[0]), *_series_fields(row[2:])): row[1] for row in series_rows}
+        sums: dict[tuple[int, str], HistogramSum] = {}
+        points = connection.execute(
+            sa.select(m.timestamp, *_SERIES_OF_POINTS, m.bucket_boundaries, m.bucket_counts).where(
+                m.timestamp >= _at(start), m.timestamp < _at(end), m.type == histogram
+            )
+        )
+        for timestamp, *fields, bounds, counts in points:
+            at = to_epoch_us(timestamp)
+            bucket = at - at % level
+            where = (bucket, *_series_fields(fields))
+            series = series_of[where]
+            key = (bucket, series)
+            total = sums.get(key)
+            if total is None:
+                total = sums[key] = HistogramSum()
+            total.add(bounds, counts)
+        _store_histograms(connection, level, sums)
+
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_rollups(
         self, level: int, aggregation: Aggregation, filters: MetricFilters
@@ -261,6 +483,8 @@ class SQLRollups(RollupStorage):
             expression = r[key] if key in COLUMN_GROUP_KEYS else label_value(r.labels, key)
             columns.append(expression.label(f"g{index}"))
         clauses = [r.level_us == level, *rollup_filter_clauses(filters)]
+        if aggregation.type == "histogram":
+            return self._rollup_histograms(aggregation, clauses)
         with self._reading() as connection:
             to_datetime = from_database_timestamp(connection.dialect.name)
             if aggregation.type == "percentile":
@@ -271,6 +495,43 @@ class SQLRollups(RollupStorage):
             rows = self._rollup_values(connection, aggregation, columns, clauses)
         return _aggregate_points(rows, aggregation, to_datetime)
 
+    def _rollup_histograms(
+        self, aggregation: Aggregation, clauses: list[Any]
+    ) -> list[AggregatePoint]:
+        """``type="histogram"``: the rows' summed counts, merged per group in Python."""
+        query = sa.select(
+            r.name,
+            r.bucket,
+            r.type,
+            r.labels,
+            r.organization_id,
+            r.environment,
+            r.service_name,
+            r["count"],
+            r.bucket_boundaries,
+            r.bucket_counts,
+        ).where(*clauses)
+        groups: dict[tuple[Any, ...], tuple[list[int], HistogramSum]] = {}
+        with self._reading() as connection:
+            for row in connection.execute(query):
+                values = row._mapping
+                key = (
+                    row.name,
+                    bucket_of(row.bucket, aggregation),
+                    group_of(dict(values), row.labels, aggregation.group_by),
+                )
+                entry = groups.get(key)
+                if entry is None:
+                    entry = groups[key] = ([0], HistogramSum())
+                entry[0][0] += int(values["count"])
+                entry[1].add(row.bucket_boundaries, row.bucket_counts)
+        return [
+            histogram_point(
+                name, at, dict(zip(aggregation.group_by, values, strict=True)), n[0], total
+            )
+            for (name, at, values), (n, total) in groups.items()
+        ]
+
     def _rollup_values(
         self,
         connection: Connection,
@@ -278,37 +539,17 @@ class SQLRollups(RollupStorage):
         columns: list[Any],
         clauses: list[Any],
     ) -> list[tuple[Any, ...]]:
-        inner = (
-            sa.select(
-                *columns, r.count, r.sum, r.min, r.max, r.last_value, r.last_timestamp, r.last_id
-            )
-            .where(*clauses)
-            .subquery()
-        )
-        i = inner.c
-        keys = [i[c.name] for c in columns]
-        if aggregation.interval is not None:
-            keys[1] = sa.type_coerce(i.bucket, sa.types.NullType())
-        kind = aggregation.type
-        value: Any
-        if kind in ("sum", "avg"):
-            # As on the raw path: the overflow-safe sum; _aggregate_points divides an avg by
-            # the count.
-            value = float_sum(i.sum)
-        elif kind == "count":
-            value = sa.func.sum(i["count"])
-        elif kind == "min":
-            value = sa.func.min(i.min)
-        elif kind == "max":
-            value = sa.func.max(i.max)
-        else:
-            value = last_value(i.last_value, i.last_timestamp, i.last_id)
-        # In the contract's order, as the raw path returns it (see sql.py).
-        groups = keys[2:] if aggregation.interval is not None else keys[1:]
-        ordering = [keys[0], *(code_point(group).nulls_first() for group in groups)]
-        if aggregation.interval is not None:
-            ordering.append(keys[1])
-        query = sa.select(*keys, value, sa.func.sum(i["count"])).group_by(*keys).order_by(*ordering)
+        from obsstore.storage.sql import _key_order  # the raw path's ordering
+
+        query = _grouped_rollups(aggregation, columns, clauses)
+        if aggregation.ranked:
+            totals = None
+            if aggregation.interval is not None:
+                whole = [c for c in columns if c.name != "bucket"]
+                totals = _grouped_rollups(aggregation.totals(), whole, clauses)
+            query = ranked_query(aggregation, query, totals)
+        else:  # in the contract's order, as the raw path returns it (see sql.py)
+            query = query.order_by(*_key_order(aggregation, query))
         return list(connection.execute(query).all())
 
     def _rollup_percentiles(

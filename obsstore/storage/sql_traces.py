@@ -25,7 +25,13 @@ from obsstore.models.traces import (
     TraceSummary,
 )
 from obsstore.schema import spans
-from obsstore.sqlfuncs import any_of, any_pair_of, json_array_contains_all, json_scalar_equals
+from obsstore.sqlfuncs import (
+    any_of,
+    any_pair_of,
+    elapsed,
+    json_array_contains_all,
+    json_scalar_equals,
+)
 from obsstore.storage.bulk import span_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.traces_base import SpanKey, TraceStorage, apply_updates
@@ -85,6 +91,23 @@ def trace_filter_clauses(root: sa.FromClause, filters: TraceFilters) -> list[Any
     for key, value in (filters.metadata or {}).items():
         clauses.append(json_scalar_equals(root.c.metadata, key, value))
     return clauses
+
+
+def trace_ordering(root: Any, order_by: TraceOrderBy) -> list[Any]:
+    """ORDER BY of list_traces: by a moment, running spans (NULL ended_at) first on desc and
+    last on asc; by duration, running spans last either way."""
+    if order_by.field == "duration":
+        moment: Any = elapsed(root.c.started_at, root.c.ended_at)
+        running_first = False
+    else:
+        moment = root.c[order_by.field]
+        running_first = order_by.direction == "desc"
+    if order_by.direction == "desc":
+        keys = [moment.desc(), root.c.span_id.desc(), root.c.trace_id.desc()]
+    else:
+        keys = [moment.asc(), root.c.span_id.asc(), root.c.trace_id.asc()]
+    keys[0] = keys[0].nulls_first() if running_first else keys[0].nulls_last()
+    return keys
 
 
 class SQLTraces(TraceStorage):
@@ -176,11 +199,7 @@ class SQLTraces(TraceStorage):
     ) -> tuple[list[TraceSummary], int]:
         root: Any = spans.alias("root")  # a second name: child_error_exists aliases spans
         clauses = trace_filter_clauses(root, filters)
-        moment = root.c[order_by.field]
-        if order_by.direction == "desc":  # running spans (NULL ended_at) first
-            ordering = [moment.desc().nulls_first(), root.c.span_id.desc(), root.c.trace_id.desc()]
-        else:  # and last
-            ordering = [moment.asc().nulls_last(), root.c.span_id.asc(), root.c.trace_id.asc()]
+        ordering = trace_ordering(root, order_by)
         query = (
             sa.select(root, child_error_exists(root).label("has_child_error"))
             .where(*clauses)

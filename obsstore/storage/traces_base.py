@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 
@@ -131,7 +131,25 @@ class TraceStorage(ABC):
         """Spans by (trace_id, span_id), fetched ``batch_size`` at a time."""
 
 
+_Span = TypeVar("_Span", bound=SpanRecord)
+
+
 def trace_sort_key(order_by: TraceOrderBy, span: SpanRecord) -> tuple[Any, ...]:
     """Sort key of list_traces, ascending; running spans (no ended_at) count as latest."""
     moment: datetime | None = getattr(span, order_by.field)
     return (moment is None, moment or datetime.min, span.span_id, span.trace_id)
+
+
+def sort_traces(order_by: TraceOrderBy, roots: list[_Span]) -> list[_Span]:
+    """``roots`` in list_traces' order (see ``TraceOrderBy``)."""
+    descending = order_by.direction == "desc"
+    if order_by.field != "duration":
+        return sorted(roots, key=lambda s: trace_sort_key(order_by, s), reverse=descending)
+
+    def tie(span: SpanRecord) -> tuple[str, str]:
+        return (span.span_id, span.trace_id)
+
+    done = [s for s in roots if s.ended_at is not None]
+    running = sorted((s for s in roots if s.ended_at is None), key=tie, reverse=descending)
+    done.sort(key=lambda s: (s.ended_at - s.started_at, *tie(s)), reverse=descending)  # type: ignore[operator]
+    return done + running

@@ -1,22 +1,37 @@
 """The records a writer has accepted but not stored: a FIFO queue plus the one batch in flight.
 
 Every record gets a sequence number when accepted, so ``flush()`` can tell when everything
-accepted before it was resolved. Not thread-safe: the writer calls it under its lock."""
+accepted before it was resolved. Not thread-safe: the writer calls it under its lock.
+
+Records wait as rows (``obsstore.models.dict_records``): flat tuples of text, numbers and
+datetimes, which the garbage collector stops tracking after one collection. Waiting models
+(each a tracked object holding a tracked dict) made every full collection walk the whole
+buffer, and the growing count of surviving objects made full collections frequent: pauses of
+~100 ms in ``record()`` every few thousand calls. The model is built again when written."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from obsstore.models import MetricRecord
+from obsstore.models.dict_records import build_record
 
 
 class Entry(NamedTuple):
     seq: int  # acceptance order, from 0
-    record: MetricRecord
+    row: tuple[Any, ...]  # the record as a row (see dict_records.record_values)
     segment: int | None  # the spool segment holding it, if any
     arrived: float  # monotonic seconds
+
+    @property
+    def record(self) -> MetricRecord:
+        return build_record(self.row)
+
+    @property
+    def record_id(self) -> str:
+        return str(self.row[0])
 
 
 class PendingBuffer:
@@ -43,13 +58,16 @@ class PendingBuffer:
             return self.in_flight[0].seq
         return self._queue[0].seq if self._queue else self.next_seq
 
-    def add(self, records: Sequence[MetricRecord], segment: int | None, now: float) -> list[Entry]:
-        """Queue ``records``; returns the oldest queued entries dropped to stay in bounds."""
+    def add(self, rows: Sequence[tuple[Any, ...]], segment: int | None, now: float) -> list[Entry]:
+        """Queue ``rows``; returns the oldest queued entries dropped to stay in bounds."""
         first = self.next_seq
-        self._queue.extend(
-            Entry(first + offset, record, segment, now) for offset, record in enumerate(records)
-        )
-        self.next_seq = first + len(records)
+        if len(rows) == 1:
+            self._queue.append(Entry(first, rows[0], segment, now))
+        else:
+            self._queue.extend(
+                Entry(first + offset, row, segment, now) for offset, row in enumerate(rows)
+            )
+        self.next_seq = first + len(rows)
         return self._trim()
 
     def take(self, size: int) -> list[Entry]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from obsstore.errors import ObsstoreError
 from obsstore.models import MetricRecord
+from obsstore.models.dict_records import build_record, record_values, row_of_record
+from obsstore.storage.arguments import check_batch
 from obsstore.storage.base import MetricsStorage, coerce_records
 from obsstore.storage.write_checks import checked_record
 from obsstore.writer import deadletter
@@ -110,18 +112,23 @@ class MetricsWriter:
     # --- public API ----------------------------------------------------------------------
     def record(self, record: MetricRecord | Mapping[str, Any]) -> None:
         """Accept one record (validated here: bad input raises pydantic's ValidationError)."""
-        item = (
-            checked_record(record)
-            if isinstance(record, MetricRecord)
-            else MetricRecord.model_validate(record)
-        )
-        self._accept([item])
+        row = record_values(record) if type(record) is dict else None
+        if row is None:
+            row = row_of_record(
+                checked_record(record)
+                if isinstance(record, MetricRecord)
+                else MetricRecord.model_validate(record)
+            )
+        self._accept([row])
 
     def record_many(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> None:
         """Accept records; all are validated first, so one bad item means none is accepted."""
-        items = coerce_records(records)
-        if items:
-            self._accept(items)
+        batch = check_batch("records", records)
+        rows: list[Any] = list(map(record_values, batch)) if _all_dicts(batch) else [None]
+        if None in rows:
+            rows = list(map(row_of_record, coerce_records(batch)))
+        if rows:
+            self._accept(rows)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Write everything accepted so far now; True once all of it is stored, False if the
@@ -204,7 +211,7 @@ class MetricsWriter:
         self.close()
 
     # --- accepting -----------------------------------------------------------------------
-    def _accept(self, items: list[MetricRecord]) -> None:
+    def _accept(self, items: list[tuple[Any, ...]]) -> None:
         frames = self._spool_frames(items)
         now = time.monotonic()
         spool_error: OSError | None = None
@@ -237,9 +244,11 @@ class MetricsWriter:
                 spool_error,
             )
 
-    def _spool_frames(self, items: list[MetricRecord]) -> bytes:
+    def _spool_frames(self, rows: list[tuple[Any, ...]]) -> bytes:
         # Serialising is the slow part of spooling, so it happens before taking the lock.
-        return b"" if self._spool is None else self._spool.encode(items)
+        if self._spool is None:
+            return b""
+        return self._spool.encode(list(map(build_record, rows)))
 
     def _replay(self) -> None:
         assert self._spool is not None
@@ -248,7 +257,7 @@ class MetricsWriter:
         dropped_now = 0
         with self._lock:
             for segment, records in adopted:
-                dropped = self._buffer.add(records, segment, overdue)
+                dropped = self._buffer.add(list(map(row_of_record, records)), segment, overdue)
                 self._accepted += len(records)
                 self._replayed += len(records)
                 self._record_dropped(dropped)
@@ -371,7 +380,7 @@ class MetricsWriter:
         one bad record among n costs about 2*log2(n) more writes; ids make rewriting a record
         an earlier half stored harmless. Any other failure propagates: the batch is retried."""
         try:
-            self.storage.batch_record_metrics([entry.record for entry in batch])
+            self.storage.batch_record_metrics([build_record(entry.row) for entry in batch])
         except Exception as exc:
             if not is_rejection(exc):
                 raise
@@ -404,7 +413,7 @@ class MetricsWriter:
             logger.info("obsstore writer recovered: a batch was stored after %d failures", failures)
         if rejected:
             first = rejected[0][1]
-            ids = ", ".join(entry.record.id for entry, _ in rejected[:_IDS_LOGGED])
+            ids = ", ".join(entry.record_id for entry, _ in rejected[:_IDS_LOGGED])
             more = len(rejected) - _IDS_LOGGED
             self._log.log(
                 "rejected",
@@ -493,6 +502,10 @@ class MetricsWriter:
         if spool is not None:
             spool.forget_after_fork()
             self._spool = _open_spool(spool.directory, spool.segment_bytes)
+
+
+def _all_dicts(batch: list[Any]) -> bool:
+    return bool(batch) and {dict}.issuperset(map(type, batch))
 
 
 def _open_spool(directory: Path, segment_bytes: int | None = None) -> Spool:

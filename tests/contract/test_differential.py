@@ -94,7 +94,7 @@ def filters(draw: st.DrawFn) -> dict[str, Any]:
     return chosen
 
 
-AGGREGATION_TYPES = ["sum", "avg", "min", "max", "count", "last", "percentile"]
+AGGREGATION_TYPES = ["sum", "avg", "min", "max", "count", "last", "percentile", "histogram"]
 
 
 def one_of_each_type(
@@ -201,8 +201,11 @@ def assert_same(
     if query[0] != "aggregate":
         assert got == expected
         return
-    assert [(p.name, p.timestamp, p.group, p.count) for p in got] == [
-        (p.name, p.timestamp, p.group, p.count) for p in expected
+    assert [
+        (p.name, p.timestamp, p.group, p.count, p.bucket_boundaries, p.bucket_counts) for p in got
+    ] == [
+        (p.name, p.timestamp, p.group, p.count, p.bucket_boundaries, p.bucket_counts)
+        for p in expected
     ]
     allowed = reference.allowed_errors(query[1], query[2])
     for g, e, error in zip(got, expected, allowed, strict=True):
@@ -226,6 +229,16 @@ def assert_same(
     ],
     queries=[("aggregate", one_of_each_type(None, [], 0.5), {})],
 )
+# The least subnormal: PostgreSQL's percentile counts it as zero (see sqlfuncs).
+@example(
+    batches=[
+        [
+            {"id": f"s{i}", "timestamp": T0, "name": "a", "value": value}
+            for i, value in enumerate([-5e-324, 0.0])
+        ]
+    ],
+    queries=[("aggregate", one_of_each_type(None, [], 0.0), {})],
+)
 # Batches of at least 8 points: smaller workloads rarely put two points in one group.
 @given(
     batches=st.lists(st.lists(records(), min_size=8, max_size=30), min_size=1, max_size=3),
@@ -243,3 +256,104 @@ def test_backends_agree_with_the_reference(
         assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
     for query in one_aggregation_each(queries):
         assert_same(reference, query, answer(candidate, query), answer(reference, query))
+
+
+# --- ranked aggregates (order / limit) ---------------------------------------------------------
+# Integer values and quarter fractions: every backend computes each group's value exactly, so
+# rankings (which float rounding could flip between near-equal groups) must agree exactly.
+integer_records = records().map(lambda record: {**record, "value": float(round(record["value"]))})
+
+
+@st.composite
+def ranked_aggregations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    order = draw(st.sampled_from(["value_desc", "value_asc"]))
+    limit = draw(st.sampled_from([None, 1, 2, 3]))
+    return [
+        {**aggregation, "order": order, "limit": limit}
+        for aggregation in one_of_each_type(
+            draw(st.sampled_from(INTERVALS)),
+            draw(st.lists(st.sampled_from(GROUP_KEYS), unique=True, max_size=2)),
+            draw(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0])),
+        )
+        if aggregation["type"] != "histogram"  # histograms have no order by value
+    ]
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batch=st.lists(integer_records, min_size=8, max_size=40),
+    queries=st.lists(
+        st.tuples(st.just("aggregate"), ranked_aggregations(), filters()), min_size=1, max_size=3
+    ),
+)
+def test_ranked_aggregates_agree_with_the_reference(
+    reference_and_candidate: tuple[ReferenceStorage, MetricsStorage],
+    batch: list[dict[str, Any]],
+    queries: list[tuple[Any, ...]],
+) -> None:
+    reference, candidate = reference_and_candidate
+    reference.dangerously_clear_all()
+    candidate.dangerously_clear_all()
+    assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
+    for query in one_aggregation_each(queries):
+        assert_same(reference, query, answer(candidate, query), answer(reference, query))
+
+
+def assert_same_stats(got: Any, expected: Any) -> None:
+    """Counts, min, max and last exactly; float statistics within rounding of the values'
+    magnitudes (the values here are integers below 1e6 in magnitude, at most 40 of them)."""
+    assert (got.count, got.min, got.max, got.last) == (
+        expected.count,
+        expected.min,
+        expected.max,
+        expected.last,
+    )
+    assert abs(got.sum - expected.sum) <= 1e-9 * 4e7
+    assert abs(got.avg - expected.avg) <= 1e-9 * 4e7
+    assert got.percentiles.keys() == expected.percentiles.keys()
+    for fraction, value in got.percentiles.items():
+        assert abs(value - expected.percentiles[fraction]) <= 1e-9 * 2e6
+
+
+def assert_same_summaries(got: list[Any], expected: list[Any]) -> None:
+    assert [s.name for s in got] == [s.name for s in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert_same_stats(g, e)
+        assert (g.previous is None) == (e.previous is None)
+        if g.previous is not None:
+            assert_same_stats(g.previous, e.previous)
+        assert (g.change is None) == (e.change is None)
+
+
+@settings(
+    max_examples=int(__import__("os").environ.get("OBSSTORE_HYPOTHESIS_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batch=st.lists(integer_records, min_size=8, max_size=40),
+    chosen=filters(),
+    window=st.tuples(timestamps, timestamps).map(sorted),
+    compare=st.sampled_from([None, "previous_period", "previous_day", "previous_week"]),
+    percentiles=st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.95, 1.0]), unique=True, max_size=3),
+)
+def test_summaries_agree_with_the_reference(
+    reference_and_candidate: tuple[ReferenceStorage, MetricsStorage],
+    batch: list[dict[str, Any]],
+    chosen: dict[str, Any],
+    window: list[Any],
+    compare: Any,
+    percentiles: list[float],
+) -> None:
+    reference, candidate = reference_and_candidate
+    reference.dangerously_clear_all()
+    candidate.dangerously_clear_all()
+    assert candidate.batch_record_metrics(batch) == reference.batch_record_metrics(batch)
+    asked = {**chosen, "start_time": window[0], "end_time": window[1]}
+    got = candidate.summarize_metrics(asked, percentiles=percentiles, compare=compare)
+    expected = reference.summarize_metrics(asked, percentiles=percentiles, compare=compare)
+    assert_same_summaries(got, expected)

@@ -121,7 +121,7 @@ operations = st.lists(
             ),
             st.fixed_dictionaries(
                 {
-                    "field": st.sampled_from(["started_at", "ended_at"]),
+                    "field": st.sampled_from(["started_at", "ended_at", "duration"]),
                     "direction": st.sampled_from(["asc", "desc"]),
                 }
             ),

@@ -327,6 +327,15 @@ def test_list_traces_reports_status_and_child_errors(traces: ObservabilityStorag
             {"field": "ended_at", "direction": "asc"},
             ["ok", "root-failed", "child-failed", "running", "running-2"],
         ),
+        # By how long the root span took; running spans (no duration yet) last either way.
+        (
+            {"field": "duration", "direction": "desc"},
+            ["child-failed", "ok", "root-failed", "running-2", "running"],
+        ),
+        (
+            {"field": "duration", "direction": "asc"},
+            ["root-failed", "ok", "child-failed", "running", "running-2"],
+        ),
     ],
 )
 def test_list_traces_order(

@@ -8,6 +8,7 @@ obvious way: lists of records and loops over them."""
 from __future__ import annotations
 
 from obsstore.capabilities import Capabilities, StrategyInfo
+from obsstore.models import Health
 from obsstore.storage.base import ObservabilityStorage
 from tests.reference.metrics import ReferenceMetrics
 from tests.reference.rollups import NoRollups
@@ -32,6 +33,16 @@ class ReferenceStorage(ReferenceMetrics, ReferenceTraces, NoRollups, Observabili
 
     def close(self) -> None:
         pass
+
+    def _health(self) -> Health:
+        return Health(
+            backend=self.kind,
+            url="reference://",
+            reachable=True,
+            latency_ms=0.0,
+            points=len(self.points),
+            spans=len(self.spans),
+        )
 
     def dangerously_clear_all(self) -> None:
         self.points = []

@@ -26,6 +26,7 @@ FIELD_GROUP_KEYS = ("name", "type", "organization_id", "environment", "service_n
 # How far apart two correct backends may be, relative to the magnitudes a float result is
 # computed from (see ``ReferenceMetrics.allowed_errors``).
 RELATIVE_ROUNDING = 1e-9
+LEAST_SUBNORMAL = 5e-324
 
 
 @dataclass
@@ -93,7 +94,7 @@ class ReferenceMetrics(MetricsStorage):
         self, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
         results = []
-        for group in self.groups(aggregation, filters):
+        for group in self.ranked_groups(aggregation, filters):
             results.append(
                 AggregatePoint(
                     name=group.name,
@@ -101,6 +102,42 @@ class ReferenceMetrics(MetricsStorage):
                     group=group.group,
                     value=aggregate(aggregation, group.points),
                     count=len(group.points),
+                )
+            )
+        return results
+
+    def _raw_histograms(
+        self, aggregation: Aggregation, filters: MetricFilters
+    ) -> list[AggregatePoint]:
+        """``type="histogram"``: the bucket counts summed where every point of a group has
+        counts and all have the same bounds; value is the number of observations in them."""
+        results = []
+        for group in self.groups(aggregation, filters):
+            bounds_seen = [point.bucket_boundaries for point in group.points]
+            counts_seen = [point.bucket_counts for point in group.points]
+            agree = all(c is not None for c in counts_seen) and all(
+                b is not None and b == bounds_seen[0] for b in bounds_seen
+            )
+            bounds = counts = None
+            if agree:
+                bounds = list(bounds_seen[0] or [])
+                counts = [0] * len(counts_seen[0] or [])
+                for point_counts in counts_seen:
+                    assert point_counts is not None
+                    if len(point_counts) != len(counts):
+                        bounds = counts = None
+                        break
+                    for index, count in enumerate(point_counts):
+                        counts[index] += count
+            results.append(
+                AggregatePoint(
+                    name=group.name,
+                    timestamp=group.bucket,
+                    group=group.group,
+                    value=0.0 if counts is None else float(sum(counts)),
+                    count=len(group.points),
+                    bucket_boundaries=bounds,
+                    bucket_counts=counts,
                 )
             )
         return results
@@ -134,6 +171,43 @@ class ReferenceMetrics(MetricsStorage):
 
         return sorted(groups, key=sort_key)
 
+    def ranked_groups(self, aggregation: Aggregation, filters: MetricFilters) -> list[Group]:
+        """``groups``, or with ``order`` "value_desc"/"value_asc": per name, the groups (the
+        points of each group over the whole range) by their aggregate, ties in key order,
+        the first ``limit`` of them, each followed by its buckets in time order."""
+        groups = self.groups(aggregation, filters)
+        if aggregation.order == "key":
+            return groups
+        whole = Aggregation(
+            type=aggregation.type,
+            percentile=aggregation.percentile,
+            group_by=aggregation.group_by,
+        )
+        ranking: dict[str, list[Group]] = {}
+        for group in self.groups(whole, filters):  # in key order
+            ranking.setdefault(group.name, []).append(group)
+        kept: list[Group] = []
+        for name in sorted(ranking):
+            totals = ranking[name]
+            values = [aggregate(whole, total.points) for total in totals]
+            # Selection by value: the first of the best each time, so ties keep key order.
+            order = []
+            remaining = list(range(len(totals)))
+            while remaining:
+                if aggregation.order == "value_desc":
+                    best = max(values[i] for i in remaining)
+                else:
+                    best = min(values[i] for i in remaining)
+                first = next(i for i in remaining if values[i] == best)
+                order.append(first)
+                remaining.remove(first)
+            if aggregation.limit is not None:
+                order = order[: aggregation.limit]
+            for index in order:
+                wanted = totals[index].group
+                kept += [g for g in groups if g.name == name and g.group == wanted]
+        return kept
+
     def allowed_errors(
         self,
         aggregation: Aggregation | dict[str, Any],
@@ -148,7 +222,7 @@ class ReferenceMetrics(MetricsStorage):
         aggregation = Aggregation.model_validate(aggregation)
         filters = MetricFilters.model_validate(filters or {})
         errors = []
-        for group in self.groups(aggregation, filters):
+        for group in self.ranked_groups(aggregation, filters):
             values = [point.value for point in group.points]
             magnitude = 0.0
             for value in values:
@@ -160,7 +234,9 @@ class ReferenceMetrics(MetricsStorage):
             elif aggregation.type == "percentile":
                 assert aggregation.percentile is not None
                 low, high = percentile_neighbours(values, aggregation.percentile)
-                errors.append(RELATIVE_ROUNDING * (abs(low) + abs(high)))
+                # PostgreSQL's percentile counts the least subnormal (5e-324) as zero (see
+                # sqlfuncs.percentile_cont): one least subnormal of slack.
+                errors.append(RELATIVE_ROUNDING * (abs(low) + abs(high)) + LEAST_SUBNORMAL)
             else:
                 errors.append(0.0)
         return errors

@@ -28,6 +28,9 @@ class NoRollups(RollupStorage):
     ) -> list[AggregatePoint]:
         _not_modelled()
 
+    def _time_span(self, filters: MetricFilters) -> tuple[int, int] | None:
+        _not_modelled()
+
     def _set_state(self, level: int, *, pruned_before: int) -> None:
         _not_modelled()
 

@@ -118,7 +118,10 @@ class ReferenceTraces(TraceStorage):
                 return (1, datetime.min, summary.span_id, summary.trace_id)
             return (0, moment, summary.span_id, summary.trace_id)
 
-        ordered = sorted(summaries, key=sort_key, reverse=order_by.direction == "desc")
+        if order_by.field == "duration":
+            ordered = by_duration(summaries, descending=order_by.direction == "desc")
+        else:
+            ordered = sorted(summaries, key=sort_key, reverse=order_by.direction == "desc")
         page = ordered[pagination.offset : pagination.offset + pagination.limit]
         return page, len(summaries)
 
@@ -130,6 +133,24 @@ class ReferenceTraces(TraceStorage):
         deleted = len(self.spans) - len(kept)
         self.spans = kept
         return deleted
+
+
+def by_duration(summaries: list[TraceSummary], *, descending: bool) -> list[TraceSummary]:
+    """Finished root spans by how long they took (ties by span_id, then trace_id, in the same
+    direction), then the running ones (no duration yet) by span_id and trace_id."""
+    finished = []
+    running = []
+    for summary in summaries:
+        if summary.ended_at is None:
+            running.append(summary)
+        else:
+            finished.append(summary)
+    finished.sort(
+        key=lambda s: (s.ended_at - s.started_at, s.span_id, s.trace_id),  # type: ignore[operator]
+        reverse=descending,
+    )
+    running.sort(key=lambda s: (s.span_id, s.trace_id), reverse=descending)
+    return finished + running
 
 
 def root_matches(filters: TraceFilters, root: SpanRecord, has_child_error: bool) -> bool:

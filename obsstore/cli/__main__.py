@@ -1,0 +1,5 @@
+"""``python -m obsstore.cli``."""
+
+from obsstore.cli import main
+
+raise SystemExit(main())
