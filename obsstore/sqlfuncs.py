@@ -459,6 +459,14 @@ def _json_item_sqlite(element: json_item, compiler: SQLCompiler, **kw: Any) -> s
     return f"json_extract({doc}, {path})"
 
 
+@compiles(json_item, "clickhousedb")
+def _json_item_clickhouse(element: json_item, compiler: SQLCompiler, **kw: Any) -> str:
+    # Documents are JSON text; JSON indexes count from 1 there, and an index past the end (or
+    # a NULL document) reads NULL.
+    doc, index = compiler.process(element.doc, **kw), compiler.process(element.index, **kw)
+    return f"JSONExtract({doc}, {index} + 1, 'Nullable(Int64)')"
+
+
 class json_length(_Construct):
     """How many elements a JSON array has (NULL for NULL)."""
 
@@ -481,12 +489,17 @@ def _json_length_pg(element: json_length, compiler: SQLCompiler, **kw: Any) -> s
     return f"jsonb_array_length({compiler.process(element.doc, **kw)})"
 
 
+@compiles(json_length, "clickhousedb")
+def _json_length_clickhouse(element: json_length, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"JSONLength({compiler.process(element.doc, **kw)})"
+
+
 # --- elapsed(start, end): end minus start, comparable (only ever sorted on) -------------------
 
 
 class elapsed(_Construct):
     """How long from ``start`` to ``end`` in the dialect's own comparable form (an interval on
-    PostgreSQL, microseconds on DuckDB and SQLite); NULL where ``end`` is NULL."""
+    PostgreSQL, microseconds on DuckDB, SQLite and ClickHouse); NULL where ``end`` is NULL."""
 
     inherit_cache = True
     _operands = ("start", "end")
@@ -511,6 +524,13 @@ def _elapsed_difference(element: elapsed, compiler: SQLCompiler, **kw: Any) -> s
 def _elapsed_duckdb(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
     end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
     return f"(epoch_us({end}) - epoch_us({start}))"
+
+
+@compiles(elapsed, "clickhousedb")
+def _elapsed_clickhouse(element: elapsed, compiler: SQLCompiler, **kw: Any) -> str:
+    # DateTime64 minus DateTime64 is not defined there: microseconds, as on DuckDB.
+    end, start = compiler.process(element.end, **kw), compiler.process(element.start, **kw)
+    return f"(toUnixTimestamp64Micro({end}) - toUnixTimestamp64Micro({start}))"
 
 
 # --- label_entries(labels): table-valued (key, value) rows of a labels object -----------------
