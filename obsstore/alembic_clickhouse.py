@@ -9,6 +9,7 @@ table's key-lookup projections follow its creation."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +43,22 @@ def _nullable(column: sa.Column[Any], dialect: Dialect) -> None:
     column.type = Declared(declared_type(column, dialect))
 
 
+# SQL type names ClickHouse accepts as aliases of its own (what it stores and reports).
+_ALIASES = [
+    (re.compile(r"VARCHAR\(\d+\)|VARCHAR|TEXT"), "String"),
+    (re.compile(r"BIGINT"), "Int64"),
+    (re.compile(r"INTEGER"), "Int32"),
+    (re.compile(r"DOUBLE( PRECISION)?|FLOAT"), "Float64"),
+    (re.compile(r"BOOLEAN"), "Bool"),
+]
+
+
+def _canonical(type_name: str) -> str:
+    for pattern, name in _ALIASES:
+        type_name = pattern.sub(name, type_name)
+    return type_name.replace(" ", "")
+
+
 def _quoted(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
@@ -72,6 +89,15 @@ class ObsstoreClickHouseImpl(ClickHouseImpl):
                 f"(SELECT {names} ORDER BY {names})"
             )
         )
+
+    def compare_type(
+        self, inspector_column: sa.Column[Any], metadata_column: sa.Column[Any]
+    ) -> bool:
+        """Whether the stored column's type differs from the declared one, both as ClickHouse
+        names them (obsstore's column types compile only for a real dialect)."""
+        declared = _canonical(declared_type(metadata_column, self.dialect))
+        stored = _canonical(getattr(inspector_column.type, "name", str(inspector_column.type)))
+        return declared != stored
 
     def add_column(self, table_name: str, column: sa.Column[Any], **kw: Any) -> None:
         _nullable(column, self.dialect)
