@@ -40,6 +40,9 @@ class Capabilities:
     # A process forked from one using the database, that never uses it itself, leaves the
     # database to other processes (false for chdb: the child inherits the engine's lock).
     fork_releases_database: bool = True
+    # CREATE INDEX makes a secondary (B-tree) index on any columns (false for ClickHouse: a
+    # table's sort key orders it, and its data-skipping indexes need a type and their own DDL).
+    secondary_indexes: bool = True
     # The years a stored instant may fall in (a write outside them is an InvalidArgumentError).
     timestamp_years: tuple[int, int] = (1, 9999)
 

@@ -220,6 +220,7 @@ BACKENDS: tuple[Backend, ...] = (
             atomic_batch_rows=1_000_000,
             first_write_wins="single-writer",
             timestamp_years=(1900, 2299),  # DateTime64's range
+            secondary_indexes=False,  # the sort key and zone maps serve ranges
         ),
         # clickhousedb:// (or clickhouse://) names a server; chdb:///<directory> the embedded
         # engine, ?database=<name> a database in it.

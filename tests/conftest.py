@@ -173,6 +173,7 @@ def sql_backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def sql_url(sql_backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A URL of an empty database, per SQL backend (a fresh PostgreSQL database per test)."""
+    skip_unless_capable(request, registry.get(sql_backend).capabilities)
     if registry.get(sql_backend).profile.file_suffix is None:  # type: ignore[union-attr]
         return str(request.getfixturevalue(f"fresh_{sql_backend}_url"))
     return url_for(sql_backend, tmp_path, request)

@@ -69,6 +69,7 @@ def test_check_ignores_tables_of_an_application_sharing_the_database(sql_url: st
     assert NOTHING_TO_DO in printed
 
 
+@pytest.mark.requires("it creates an index with CREATE INDEX", secondary_indexes=True)
 def test_check_reports_index_drift(sql_url: str) -> None:
     """Every index the migrations made, dropped, is reported missing; an index the schema does
     not declare is reported extra."""

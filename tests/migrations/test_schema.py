@@ -29,6 +29,7 @@ def test_upgrade_downgrade_upgrade(sql_url: str) -> None:
         assert schema_differences(connection) == []
 
 
+@pytest.mark.requires("it creates an index with CREATE INDEX", secondary_indexes=True)
 def test_schema_check_notices_a_difference(sql_url: str) -> None:
     """The comparison used above is able to fail: an index that the models do not declare."""
     with migration_connection(sql_url) as connection:
