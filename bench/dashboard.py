@@ -271,9 +271,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="skip the control store: the largest size over proportionally more days",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    results: dict[str, dict[int, dict[str, Any]]] = {}
+    stores = [(points, args.days) for points in sizes]
+    if args.control and len(sizes) > 1:
+        stores.append((max(sizes), args.days * max(sizes) // min(sizes)))
+    results: dict[str, list[dict[str, Any]]] = {}
     server = None
     try:
         for kind in filter(None, args.backends.split(",")):
@@ -282,7 +291,7 @@ def main(argv: list[str]) -> int:
                 if server is None:
                     print(f"{kind}: no PostgreSQL server, skipped", file=sys.stderr)
                     continue
-            for points in sizes:
+            for points, days in stores:
                 with (
                     tempfile.TemporaryDirectory(prefix="obsstore-dash-") as folder,
                     ExitStack() as stack,
@@ -294,42 +303,42 @@ def main(argv: list[str]) -> int:
                         url = places.file_url(kind, folder, "dashboard")
                     with create_storage(url) as storage:
                         storage.init()
-                        print(f"{kind}: generating {points:,} points", file=sys.stderr, flush=True)
-                        seconds = generate(storage, points, args.days)
-                        print(f"{kind}: {seconds:.0f} s; measuring", file=sys.stderr, flush=True)
-                        row = measure(storage, args.repeats) | {"generate": seconds}
-                        results.setdefault(kind, {})[points] = row
-                        print(f"{kind} {points:,}: {row}", file=sys.stderr, flush=True)
+                        log(f"{kind}: generating {points:,} points over {days} days")
+                        seconds = generate(storage, points, days)
+                        log(f"{kind}: generated in {seconds:.0f} s; measuring")
+                        row = measure(storage, args.repeats)
+                        row |= {"points": points, "days": days, "generate": seconds}
+                        results.setdefault(kind, []).append(row)
+                        log(f"{kind}: {row}")
     finally:
         if server is not None and server[1] is not None:
             server[1]()
-    print(table(results, sizes, args))
+    print(table(results, args))
     return 0
 
 
-def table(results: dict[str, dict[int, dict[str, Any]]], sizes: list[int], args: Any) -> str:
-    big, small = max(sizes), min(sizes)
+def log(message: str) -> None:
+    print(f"[bench.dashboard {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def table(results: dict[str, list[dict[str, Any]]], args: Any) -> str:
     lines = [
         f"One `obsstore dashboard --since {SINCE}` refresh (`take_snapshot`), median of "
-        f"{args.repeats}, points spread over {args.days} days. Baselines in the same run: the "
-        "refresh's own statements replayed through the raw driver (database time alone), and "
-        "a hand-written `count(*), sum(value)` of the window's request points.\n",
-        "| backend | points | window points | generate (s) | refresh (s) | its SQL raw (s) "
-        "| count(*) (s) | refresh / count |",
-        "|---|---|---|---|---|---|---|---|",
+        f"{args.repeats}. Baselines in the same run: the refresh's own statements replayed "
+        "through the raw driver (database time alone), and a hand-written `count(*), "
+        "sum(value)` of the window's request points. Ratios: against the first store.\n",
+        "| backend | points | over | window points | generate (s) | refresh (s) "
+        "| its SQL raw (s) | count(*) (s) | refresh ratio | SQL ratio | count ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for kind, rows in results.items():
-        for points, r in sorted(rows.items()):
+        first = rows[0]
+        for r in rows:
+            ratios = [r[key] / first[key] for key in ("refresh", "sql", "count")]
             lines.append(
-                f"| {kind} | {points:,} | {r['window_points']:,} | {r['generate']:.0f} "
-                f"| {r['refresh']:.3f} | {r['sql']:.3f} | {r['count']:.4f} "
-                f"| {r['refresh'] / r['count']:.0f} |"
-            )
-        if big in rows and small in rows and big != small:
-            ratios = [rows[big][key] / rows[small][key] for key in ("refresh", "sql", "count")]
-            lines.append(
-                f"| {kind} | ratio {big:,} / {small:,} | | | {ratios[0]:.2f} | {ratios[1]:.2f} "
-                f"| {ratios[2]:.2f} | |"
+                f"| {kind} | {r['points']:,} | {r['days']} d | {r['window_points']:,} "
+                f"| {r['generate']:.0f} | {r['refresh']:.3f} | {r['sql']:.3f} "
+                f"| {r['count']:.4f} | {ratios[0]:.2f} | {ratios[1]:.2f} | {ratios[2]:.2f} |"
             )
     return "\n".join(lines)
 
