@@ -79,7 +79,7 @@ COPY = {
         "labels, organization_id, environment, service_name, trace_id, span_id, "
         "bucket_boundaries, bucket_counts, unit, start_timestamp, histogram_count, "
         "histogram_min, histogram_max "
-        "FROM range(0, :copies) AS s(g) CROSS JOIN bench_templates AS t"
+        "FROM range(0, :copies) AS s(g) CROSS JOIN bench_templates AS t ORDER BY g, t.id"
     ),
     "postgresql": (
         "INSERT INTO obsstore_metrics (id, timestamp, name, type, value, labels, "
@@ -90,7 +90,8 @@ COPY = {
         "value, labels, organization_id, environment, service_name, trace_id, span_id, "
         "bucket_boundaries, bucket_counts, unit, start_timestamp, histogram_count, "
         "histogram_min, histogram_max "
-        "FROM generate_series(0, :copies - 1) AS g CROSS JOIN bench_templates AS t"
+        "FROM generate_series(0, :copies - 1) AS g CROSS JOIN bench_templates AS t "
+        "ORDER BY g, t.id"
     ),
 }
 # The baseline: every request point of the window counted, hand-written.
