@@ -1,8 +1,9 @@
-"""The dashboard row: one ``obsstore dashboard`` refresh (``--since 1h``, the default) on big
-stores, side by side with a hand-written ``count(*)`` over the same window.
+"""The dashboard rows: one ``obsstore dashboard`` refresh (``--since 1h``, the default) on big
+stores, side by side in the same run with two baselines: the refresh's own statements replayed
+through the raw driver (the database's share), and a hand-written ``count(*)`` of the window.
 
 ``python -m bench.dashboard [--sizes 1000000,10000000] [--backends sqlite,duckdb,postgresql]
-[--repeats 5] [--days 30]``. Prints a Markdown table.
+[--repeats 5] [--days 30] [--no-control]``. Prints a Markdown table (progress on stderr).
 
 Each store is generated once per backend and size with the database's own bulk tools: obsstore
 stores ``TEMPLATES`` points shaped as ``obsstore.routes.recording`` records them (OpenTelemetry
@@ -12,8 +13,11 @@ operations), so every column is encoded by obsstore itself; then one ``INSERT ..
 copies them over a series (SQLite recursive CTE, DuckDB ``range()``, PostgreSQL
 ``generate_series``), each copy shifted in time, until the store holds N points spread evenly
 over ``--days`` days ending one hour after generation (so the window stays full while the
-repeats run). Ids are zero-padded so every B-tree fills in order; on PostgreSQL the secondary
-indexes are dropped during the copy and recreated from their own definitions afterwards.
+repeats run). Rows go in in time order, as an ingest stores them, with zero-padded ids, so every
+B-tree fills in order; on PostgreSQL the secondary indexes are dropped during the copy and
+recreated from their own definitions afterwards. The control store (skip with
+``--no-control``) holds the largest size over proportionally more days: as many points in the
+window as the smallest store, on a store as big as the largest.
 
 The timed refresh is ``take_snapshot`` (what the live loop and ``--once`` call) with the window
 and period ``--since 1h`` gives, from the dashboard's own ``_window``. The spans table is empty:
