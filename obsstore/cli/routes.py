@@ -3,6 +3,7 @@ how many, how many failed, average, p95 and p99 duration."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -45,19 +46,16 @@ def routes_command(
     """HTTP requests per route, method and period (http.server.request.duration)."""
     from obsstore.routes import route_metrics
 
-    with reported_errors(), open_storage(url) as storage:
-        rows = route_metrics(
-            storage,
-            route,
-            method,
-            start_time=parse_moment(since, "--since"),
-            end_time=parse_moment(until, "--until"),
-            period=period,
-        )
-    if json:
-        print_json(rows)
-        return
-    _print(rows, ("route", "method"), lambda row: [row.route or "-", row.method or "-"])
+    _show(
+        lambda storage, window: route_metrics(storage, route, method, **window),
+        ("route", "method"),
+        lambda row: [row.route or "-", row.method or "-"],
+        since=since,
+        until=until,
+        period=period,
+        json=json,
+        url=url,
+    )
 
 
 def operations_command(
@@ -71,21 +69,44 @@ def operations_command(
     """Named operations per period (obsstore.operation.duration)."""
     from obsstore.routes import operation_metrics
 
+    _show(
+        lambda storage, window: operation_metrics(storage, operation, **window),
+        ("operation",),
+        lambda row: [row.operation or "-"],
+        since=since,
+        until=until,
+        period=period,
+        json=json,
+        url=url,
+    )
+
+
+def _show(
+    query: Callable[[Any, dict[str, Any]], list[Any]],
+    keys: tuple[str, ...],
+    key_cells: Callable[[Any], list[str]],
+    *,
+    since: str,
+    until: str | None,
+    period: str,
+    json: bool,
+    url: str | None,
+) -> None:
+    """Run one per-period query over the --since/--until window and print it (or its JSON)."""
     with reported_errors(), open_storage(url) as storage:
-        rows = operation_metrics(
-            storage,
-            operation,
-            start_time=parse_moment(since, "--since"),
-            end_time=parse_moment(until, "--until"),
-            period=period,
-        )
+        window = {
+            "start_time": parse_moment(since, "--since"),
+            "end_time": parse_moment(until, "--until"),
+            "period": period,
+        }
+        rows = query(storage, window)
     if json:
         print_json(rows)
         return
-    _print(rows, ("operation",), lambda row: [row.operation or "-"])
+    _print(rows, keys, key_cells)
 
 
-def _print(rows: list[Any], keys: tuple[str, ...], key_cells: Any) -> None:
+def _print(rows: list[Any], keys: tuple[str, ...], key_cells: Callable[[Any], list[str]]) -> None:
     numbers = ("reqs", "ok %", "avg", "p95", "p99")
     output = table(f"period ({zone()})", *keys, *numbers, right=numbers)
     for row in rows:
