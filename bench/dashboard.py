@@ -44,7 +44,6 @@ from obsstore.cli.dashboard import _window
 from obsstore.cli.dashboard.snapshot import take_snapshot
 from obsstore.models._fields import utc_now
 from obsstore.routes.recording import (
-    DURATION_BOUNDARIES,
     ERROR_LABEL,
     METHOD_LABEL,
     OPERATION_LABEL,
@@ -52,6 +51,7 @@ from obsstore.routes.recording import (
     ROUTE_LABEL,
     ROUTE_METRIC,
     STATUS_LABEL,
+    duration_point,
 )
 from obsstore.sqltypes import UTCTimestamp
 
@@ -112,8 +112,6 @@ def templates(start: datetime, step: timedelta, seed: int = 12) -> list[MetricRe
     records = []
     for k in range(TEMPLATES):
         seconds = rng.lognormvariate(-3.5, 1.0)
-        counts = [0] * (len(DURATION_BOUNDARIES) + 1)
-        counts[sum(1 for bound in DURATION_BOUNDARIES if bound < seconds)] = 1
         if k % 10 == 9:
             name = OPERATION_METRIC
             labels = {OPERATION_LABEL: rng.choice(OPERATIONS)}
@@ -130,20 +128,13 @@ def templates(start: datetime, step: timedelta, seed: int = 12) -> list[MetricRe
             if status >= 500:
                 labels[ERROR_LABEL] = str(status)
         records.append(
-            MetricRecord(
-                id=f"t{k:04d}",
-                timestamp=start + k * step,
-                name=name,
-                type="histogram",
-                value=seconds,
-                unit="s",
-                labels=labels,
+            duration_point(
+                name,
+                labels,
+                seconds,
                 service_name="api",
-                bucket_boundaries=DURATION_BOUNDARIES,
-                bucket_counts=counts,
-                histogram_count=1,
-                histogram_min=seconds,
-                histogram_max=seconds,
+                timestamp=start + k * step,
+                id=f"t{k:04d}",
             )
         )
     return records

@@ -29,8 +29,7 @@ from obsstore import (
     migrate,
 )
 from obsstore.cli.dashboard import print_report
-from obsstore.routes import ROUTE_METRIC, record_operation
-from obsstore.routes.recording import DURATION_BOUNDARIES
+from obsstore.routes import ROUTE_METRIC, duration_point, record_operation
 
 SERVICES = {
     "api": [
@@ -131,8 +130,6 @@ def route_requests(now: datetime, rng: random.Random) -> list[MetricRecord]:
         seconds = rng.lognormvariate(-3.5, 0.8) * slow
         failed = rng.random() < (0.12 if route == "/v1/checkout" else 0.01)
         status = 503 if failed else 200
-        counts = [0] * (len(DURATION_BOUNDARIES) + 1)
-        counts[sum(1 for bound in DURATION_BOUNDARIES if bound < seconds)] = 1
         labels = {
             "http.route": route,
             "http.request.method": "POST" if route == "/v1/checkout" else "GET",
@@ -140,19 +137,12 @@ def route_requests(now: datetime, rng: random.Random) -> list[MetricRecord]:
             **({"error.type": str(status)} if failed else {}),
         }
         points.append(
-            MetricRecord(
-                timestamp=now - timedelta(microseconds=rng.randrange(3600 * 10**6)),
-                name=ROUTE_METRIC,
-                type="histogram",
-                value=seconds,
-                unit="s",
-                labels=labels,
+            duration_point(
+                ROUTE_METRIC,
+                labels,
+                seconds,
                 service_name="api",
-                bucket_boundaries=DURATION_BOUNDARIES,
-                bucket_counts=counts,
-                histogram_count=1,
-                histogram_min=seconds,
-                histogram_max=seconds,
+                timestamp=now - timedelta(microseconds=rng.randrange(3600 * 10**6)),
             )
         )
     return points

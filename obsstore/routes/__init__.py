@@ -5,6 +5,7 @@ from obsstore.routes.queries import operation_metrics, route_metrics
 from obsstore.routes.recording import (
     OPERATION_METRIC,
     ROUTE_METRIC,
+    duration_point,
     record_operation,
     record_route,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "ROUTE_METRIC",
     "OperationMetrics",
     "RouteMetrics",
+    "duration_point",
     "operation_metrics",
     "record_operation",
     "record_route",

@@ -12,6 +12,7 @@ seconds, the same histogram shape, labelled ``operation.name`` and ``error.type`
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from obsstore.errors import InvalidArgumentError
@@ -83,6 +84,37 @@ def record_operation(
     _write(target, OPERATION_METRIC, labels, duration_ms, service_name)
 
 
+def duration_point(
+    name: str,
+    labels: dict[str, str],
+    seconds: float,
+    *,
+    service_name: str | None = None,
+    timestamp: datetime | None = None,
+    id: str | None = None,
+) -> MetricRecord:
+    """One observed duration as a single-observation histogram point in the conventions'
+    buckets: the point record_route and record_operation write (generators build it too)."""
+    counts = [0] * (len(DURATION_BOUNDARIES) + 1)
+    # OpenTelemetry's explicit buckets are upper-inclusive: (previous, bound].
+    counts[sum(1 for bound in DURATION_BOUNDARIES if bound < seconds)] = 1
+    optional: dict[str, Any] = {"timestamp": timestamp, "id": id}
+    return MetricRecord(
+        name=name,
+        type="histogram",
+        value=seconds,
+        unit="s",
+        labels=labels,
+        service_name=service_name,
+        bucket_boundaries=DURATION_BOUNDARIES,
+        bucket_counts=counts,
+        histogram_count=1,
+        histogram_min=seconds,
+        histogram_max=seconds,
+        **{key: value for key, value in optional.items() if value is not None},
+    )
+
+
 def _text(field: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgumentError(f"{field} must be a non-empty string")
@@ -105,23 +137,7 @@ def _write(
         raise InvalidArgumentError("duration_ms must be a number")
     if not math.isfinite(duration_ms) or duration_ms < 0:
         raise InvalidArgumentError("duration_ms must be finite and not negative")
-    seconds = float(duration_ms) / 1000.0
-    counts = [0] * (len(DURATION_BOUNDARIES) + 1)
-    # OpenTelemetry's explicit buckets are upper-inclusive: (previous, bound].
-    counts[sum(1 for bound in DURATION_BOUNDARIES if bound < seconds)] = 1
-    record = MetricRecord(
-        name=name,
-        type="histogram",
-        value=seconds,
-        unit="s",
-        labels=labels,
-        service_name=service_name,
-        bucket_boundaries=DURATION_BOUNDARIES,
-        bucket_counts=counts,
-        histogram_count=1,
-        histogram_min=seconds,
-        histogram_max=seconds,
-    )
+    record = duration_point(name, labels, float(duration_ms) / 1000.0, service_name=service_name)
     if isinstance(target, MetricsWriter):
         target.record(record)
     elif isinstance(target, MetricsStorage):
@@ -134,6 +150,7 @@ __all__ = [
     "DURATION_BOUNDARIES",
     "OPERATION_METRIC",
     "ROUTE_METRIC",
+    "duration_point",
     "record_operation",
     "record_route",
 ]
