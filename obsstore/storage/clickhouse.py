@@ -15,6 +15,7 @@ import concurrent.futures.thread  # noqa: F401
 import dataclasses
 import hashlib
 import os
+import re
 import threading
 import uuid
 from datetime import datetime
@@ -22,14 +23,15 @@ from typing import Any
 
 import clickhouse_connect
 import sqlalchemy as sa
+from clickhouse_connect.driver.binding import quote_identifier
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError, ProgrammingError
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 # Importing alembic_clickhouse registers the Alembic implementation.
 from obsstore.alembic_clickhouse import Declared, declared_type
-from obsstore.config import Settings
-from obsstore.errors import InvalidArgumentError
+from obsstore.config import URL_VAR, Settings
+from obsstore.errors import ConfigurationError, InvalidArgumentError
 from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import any_of, any_pair_of
@@ -64,10 +66,26 @@ def _embedded_path(url: URL) -> str:
     return path if path == ":memory:" else os.path.realpath(path)
 
 
+# The names obsstore accepts for a database (or a cluster): plain identifiers, so that a name
+# from a URL never needs quoting rules of its own in DDL.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def identifier(value: Any, what: str) -> str:
+    """``value`` as a ClickHouse name, or ``ConfigurationError`` naming the URL setting."""
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise ConfigurationError(
+            f"{URL_VAR} (or create_storage's url): {what} {value!r} is not a name obsstore "
+            "accepts for ClickHouse (letters, digits and underscores, not starting with a digit, "
+            "at most 64)"
+        )
+    return value
+
+
 def _database(url: URL) -> str:
     if is_embedded(url):
-        return str(url.query.get("database") or DEFAULT_DATABASE)
-    return url.database or DEFAULT_DATABASE
+        return identifier(url.query.get("database") or DEFAULT_DATABASE, "?database=")
+    return identifier(url.database or DEFAULT_DATABASE, "the database")
 
 
 def _client_arguments(url: URL) -> dict[str, Any]:
@@ -84,10 +102,6 @@ def _client_arguments(url: URL) -> dict[str, Any]:
     for key, value in url.query.items():
         arguments[key] = value
     return arguments
-
-
-def _quoted(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 class _Embedded:
@@ -112,8 +126,8 @@ class _Embedded:
                 self.path, self.databases = path, set()
             self.users += 1
             if database not in self.databases and database != DEFAULT_DATABASE:
-                # The name is quoted as an identifier: it cannot end the statement.
-                self.keeper.query(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+                # A plain identifier (see identifier()), quoted by the driver's own quoting.
+                self.keeper.query(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
                 self.databases.add(database)
 
     def release(self) -> None:
@@ -127,14 +141,13 @@ class _Embedded:
 _embedded = _Embedded()
 
 
-def _create_database(url: URL) -> None:
+def _create_database(url: URL, database: str) -> None:
     """The URL's database on a server, created when missing (a database is a name there)."""
-    database = _database(url)
     if database == DEFAULT_DATABASE:
         return
     client = clickhouse_connect.get_client(**_client_arguments(url))
     try:
-        client.command(f"CREATE DATABASE IF NOT EXISTS {_quoted(database)}")
+        client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
     finally:
         client.close()
 
@@ -168,19 +181,20 @@ class ClickHouseStorage(SQLStorage):
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
         on_dispose = None
+        database = _database(url)  # refuses a bad name before anything opens
         if is_embedded(url):
-            _embedded.acquire(_embedded_path(url), _database(url))
+            _embedded.acquire(_embedded_path(url), database)
             on_dispose = _embedded.release
         else:
-            _create_database(url)
+            _create_database(url, database)
         arguments = _client_arguments(url)
         # Settings travel as ch_-prefixed connection arguments (the client's generic form).
         connect_args: dict[str, Any] = {f"ch_{k}": v for k, v in SESSION_SETTINGS.items()}
         if is_embedded(url):
             connect_args.update(arguments)
-            target = URL.create("clickhousedb", database=_database(url))
+            target = URL.create("clickhousedb", database=database)
         else:
-            target = url.set(drivername="clickhousedb", database=_database(url))
+            target = url.set(drivername="clickhousedb", database=database)
         engine = sa.create_engine(
             target,
             connect_args=connect_args,
@@ -318,7 +332,7 @@ class ClickHouseStorage(SQLStorage):
         # DELETE needs a WHERE clause here; TRUNCATE empties a table at once.
         with self._writing() as connection:
             for table in (metrics, spans, metric_rollups, metric_rollup_bins, rollup_state):
-                connection.execute(sa.text(f"TRUNCATE TABLE {_quoted(table.name)}"))
+                connection.execute(sa.text(f"TRUNCATE TABLE {quote_identifier(table.name)}"))
 
 
 def _deduplication_token(table: sa.Table, keys: list[tuple[Any, ...]]) -> str:
