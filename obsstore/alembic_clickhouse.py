@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from clickhouse_connect.cc_sqlalchemy.alembic import ClickHouseImpl
 from clickhouse_connect.cc_sqlalchemy.ddl.tableengine import MergeTree
+from clickhouse_connect.driver.binding import quote_identifier
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import UserDefinedType
 
@@ -59,10 +60,6 @@ def _canonical(type_name: str) -> str:
     return type_name.replace(" ", "")
 
 
-def _quoted(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
 class ObsstoreClickHouseImpl(ClickHouseImpl):
     __dialect__ = "clickhousedb"
 
@@ -81,11 +78,11 @@ class ObsstoreClickHouseImpl(ClickHouseImpl):
 
     def _add_projection(self, table: str, columns: tuple[str, ...]) -> None:
         # Names come from the registry's profile, never from a caller.
-        names = ", ".join(_quoted(c) for c in columns)
-        projection = _quoted("by_" + "_".join(columns))
+        names = ", ".join(quote_identifier(c) for c in columns)
+        projection = quote_identifier("by_" + "_".join(columns))
         self._exec(
             sa.text(
-                f"ALTER TABLE {_quoted(table)} ADD PROJECTION {projection} "
+                f"ALTER TABLE {quote_identifier(table)} ADD PROJECTION {projection} "
                 f"(SELECT {names} ORDER BY {names})"
             )
         )

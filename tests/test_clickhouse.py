@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
+from clickhouse_connect.cc_sqlalchemy.dialect import ClickHouseDialect
 
 from devtools.clickhouse import database_url
 from obsstore import MetricRecord, create_storage
+from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError
 
 BAD_NAMES = ["bad-name", "1st", "a`b", "a;DROP", "x" * 65, "caf\u00e9", "a b"]
@@ -37,3 +40,10 @@ def test_a_plain_database_name_works(clickhouse_base_url: str) -> None:
         assert storage.count_metrics() == 1
         storage.dangerously_clear_all()
         assert storage.count_metrics() == 0
+
+
+def test_truncate_quotes_the_table_name_with_the_dialects_preparer() -> None:
+    table = sa.Table("odd`name", sa.MetaData(), sa.Column("x", sa.Integer))
+    assert str(Truncate(table).compile(dialect=ClickHouseDialect())) == (
+        "TRUNCATE TABLE `odd\\`name`"
+    )

@@ -31,6 +31,7 @@ from sqlalchemy.pool import QueuePool
 # Importing alembic_clickhouse registers the Alembic implementation.
 from obsstore.alembic_clickhouse import Declared, declared_type
 from obsstore.config import URL_VAR, Settings
+from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError, InvalidArgumentError
 from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
@@ -332,7 +333,7 @@ class ClickHouseStorage(SQLStorage):
         # DELETE needs a WHERE clause here; TRUNCATE empties a table at once.
         with self._writing() as connection:
             for table in (metrics, spans, metric_rollups, metric_rollup_bins, rollup_state):
-                connection.execute(sa.text(f"TRUNCATE TABLE {quote_identifier(table.name)}"))
+                connection.execute(Truncate(table))
 
 
 def _deduplication_token(table: sa.Table, keys: list[tuple[Any, ...]]) -> str:
