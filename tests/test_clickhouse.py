@@ -3,16 +3,24 @@ behaviour is tested by the shared contract suites (the ``storage`` fixture)."""
 
 from __future__ import annotations
 
+import argparse
+import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from clickhouse_connect.cc_sqlalchemy.dialect import ClickHouseDialect
+from sqlalchemy.engine import make_url
 
+from alembic import command
 from devtools.clickhouse import database_url
 from obsstore import MetricRecord, create_storage
 from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError
+from obsstore.migrate import alembic_config
+from obsstore.storage.clickhouse import ClickHouseStorage
+from obsstore.storage.sql import SQLStorage
 
 BAD_NAMES = ["bad-name", "1st", "a`b", "a;DROP", "x" * 65, "caf\u00e9", "a b"]
 
@@ -47,3 +55,95 @@ def test_truncate_quotes_the_table_name_with_the_dialects_preparer() -> None:
     assert str(Truncate(table).compile(dialect=ClickHouseDialect())) == (
         "TRUNCATE TABLE `odd\\`name`"
     )
+
+
+# --- cluster mode: the DDL is generated offline and parsed by ClickHouse, not run ------------
+
+SERVER = "clickhousedb://user@clickhouse.invalid:8123/telemetry"
+DATA_TABLES = (
+    "obsstore_metrics",
+    "obsstore_spans",
+    "obsstore_metric_rollups",
+    "obsstore_metric_rollup_bins",
+    "obsstore_rollup_state",
+)
+
+
+def offline_upgrade(url: str) -> list[str]:
+    """The statements ``alembic -x url=<url> upgrade head --sql`` prints."""
+    buffer = io.StringIO()
+    config = alembic_config()
+    config.output_buffer = buffer
+    config.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+    command.upgrade(config, "head", sql=True)
+    lines = [line for line in buffer.getvalue().splitlines() if not line.startswith("--")]
+    statements = [s.strip() for s in "\n".join(lines).split(";\n")]
+    return [s for s in statements if s]
+
+
+def test_cluster_mode_ddl_is_replicated_distributed_and_on_cluster() -> None:
+    statements = offline_upgrade(f"{SERVER}?cluster=main")
+    ddl = [s for s in statements if s.startswith(("CREATE", "ALTER TABLE `obsstore_m"))]
+    assert ddl and all(" ON CLUSTER `main` " in s for s in ddl)
+    creates = {s.split("`")[1]: s for s in statements if s.startswith("CREATE TABLE")}
+    assert "ReplicatedMergeTree('/clickhouse/tables/all/" in creates["obsstore_alembic_version"]
+    for name in DATA_TABLES:
+        local = creates[f"{name}_local"]
+        assert "Engine ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', " in (
+            local
+        )
+        assert "'{replica}')" in local
+        assert (
+            f"Engine Distributed(`main`, currentDatabase(), `{name}_local`, cityHash64("
+            in (creates[name])
+        )
+    assert not any("Engine MergeTree" in s for s in statements)
+    # Columns added later reach the local tables first, then the distributed ones.
+    added = [s for s in statements if "ADD COLUMN `unit`" in s]
+    assert [s.split("`")[1] for s in added] == ["obsstore_metrics_local", "obsstore_metrics"]
+    assert any("`obsstore_metrics_local` ON CLUSTER `main` ADD PROJECTION" in s for s in ddl)
+
+
+def test_without_a_cluster_the_offline_ddl_is_plain_merge_tree() -> None:
+    statements = offline_upgrade(SERVER)
+    assert not any("ON CLUSTER" in s or "Replicated" in s or "Distributed" in s for s in statements)
+    assert sum("Engine MergeTree" in s for s in statements) == len(DATA_TABLES) + 1
+
+
+@pytest.mark.parametrize("cluster", [None, "main"])
+def test_every_offline_statement_parses_in_clickhouse(
+    clickhouse_url: str, cluster: str | None
+) -> None:
+    """ClickHouse's own parser (EXPLAIN AST parses without running) accepts every statement."""
+    url = SERVER if cluster is None else f"{SERVER}?cluster={cluster}"
+    statements = offline_upgrade(url)
+    with create_storage(clickhouse_url) as storage:
+        assert isinstance(storage, SQLStorage)
+        with storage.engine.connect() as connection:
+            for statement in statements:
+                # The statements are obsstore's own DDL, printed above.
+                connection.exec_driver_sql(f"EXPLAIN AST {statement}")
+
+
+@pytest.mark.parametrize("cluster", ["bad-name", "a`b", "1x", "x" * 65])
+def test_a_bad_cluster_name_is_refused(cluster: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        create_storage(f"{SERVER}?cluster={cluster}")
+    assert "OBSERVABILITY_METRICS_DATABASE_URL" in str(caught.value)
+    assert "?cluster=" in str(caught.value) and repr(cluster) in str(caught.value)
+
+
+def test_the_embedded_engine_has_no_cluster(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"\?cluster= needs a ClickHouse server"):
+        create_storage(f"chdb:///{tmp_path}?database=x&cluster=main")
+
+
+def test_the_cluster_reaches_the_ddl_through_the_engine_not_the_driver() -> None:
+    # The default database is not created, so nothing connects here.
+    url = make_url("clickhousedb://user@clickhouse.invalid:8123/default?cluster=main")
+    engine, _ = ClickHouseStorage.build_engine(url)
+    try:
+        assert engine.dialect.obsstore_cluster == "main"  # type: ignore[attr-defined]
+        assert "cluster" not in engine.url.query
+    finally:
+        engine.dispose()

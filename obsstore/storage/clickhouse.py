@@ -15,7 +15,6 @@ import concurrent.futures.thread  # noqa: F401
 import dataclasses
 import hashlib
 import os
-import re
 import threading
 import uuid
 from datetime import datetime
@@ -29,7 +28,13 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import QueuePool
 
 # Importing alembic_clickhouse registers the Alembic implementation.
-from obsstore.alembic_clickhouse import Declared, declared_type
+from obsstore.alembic_clickhouse import (
+    Declared,
+    cluster_of,
+    declared_type,
+    identifier,
+    without_cluster,
+)
 from obsstore.config import URL_VAR, Settings
 from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError, InvalidArgumentError
@@ -49,6 +54,9 @@ SESSION_SETTINGS = {
     "aggregate_functions_null_for_empty": 1,
     "max_query_size": 64 * 1024 * 1024,
 }
+# Cluster mode: an insert into a Distributed table returns once the shards have the rows, so
+# the next first-write-wins lookup sees them (by default it queues them and returns at once).
+CLUSTER_SESSION_SETTINGS = {"distributed_foreground_insert": 1}
 _KEYS_PER_LOOKUP = 10_000
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
@@ -65,22 +73,6 @@ def _embedded_path(url: URL) -> str:
     path = url.database or ":memory:"
     # chdb compares paths literally: one directory, one spelling.
     return path if path == ":memory:" else os.path.realpath(path)
-
-
-# The names obsstore accepts for a database (or a cluster): plain identifiers, so that a name
-# from a URL never needs quoting rules of its own in DDL.
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def identifier(value: Any, what: str) -> str:
-    """``value`` as a ClickHouse name, or ``ConfigurationError`` naming the URL setting."""
-    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
-        raise ConfigurationError(
-            f"{URL_VAR} (or create_storage's url): {what} {value!r} is not a name obsstore "
-            "accepts for ClickHouse (letters, digits and underscores, not starting with a digit, "
-            "at most 64)"
-        )
-    return value
 
 
 def _database(url: URL) -> str:
@@ -183,6 +175,13 @@ class ClickHouseStorage(SQLStorage):
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:
         on_dispose = None
         database = _database(url)  # refuses a bad name before anything opens
+        cluster = cluster_of(url)
+        if cluster is not None and is_embedded(url):
+            raise ConfigurationError(
+                f"{URL_VAR}: ?cluster= needs a ClickHouse server (clickhousedb://...); the "
+                "embedded engine (chdb) is one process with no cluster"
+            )
+        url = without_cluster(url)
         if is_embedded(url):
             _embedded.acquire(_embedded_path(url), database)
             on_dispose = _embedded.release
@@ -190,7 +189,8 @@ class ClickHouseStorage(SQLStorage):
             _create_database(url, database)
         arguments = _client_arguments(url)
         # Settings travel as ch_-prefixed connection arguments (the client's generic form).
-        connect_args: dict[str, Any] = {f"ch_{k}": v for k, v in SESSION_SETTINGS.items()}
+        settings = SESSION_SETTINGS | (CLUSTER_SESSION_SETTINGS if cluster else {})
+        connect_args: dict[str, Any] = {f"ch_{k}": v for k, v in settings.items()}
         if is_embedded(url):
             connect_args.update(arguments)
             target = URL.create("clickhousedb", database=database)
@@ -205,6 +205,8 @@ class ClickHouseStorage(SQLStorage):
         )
         # The dialect takes no json_serializer argument; JSON columns read this attribute.
         engine.dialect._json_serializer = dump_json
+        # Cluster mode's DDL (obsstore.alembic_clickhouse) reads the cluster from the dialect.
+        engine.dialect.obsstore_cluster = cluster  # type: ignore[attr-defined]
         return engine, on_dispose
 
     @classmethod
