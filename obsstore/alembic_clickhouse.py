@@ -79,6 +79,9 @@ def without_cluster(url: URL) -> URL:
 @compiles(CreateTable, "clickhousedb")
 def _create_table(element: CreateTable, compiler: DDLCompiler, **kw: Any) -> str:
     text: str = compiler.visit_create_table(element, **kw)  # type: ignore[no-untyped-call]
+    prefixes = element.element._prefixes  # the driver's compiler leaves out TEMPORARY
+    if prefixes:
+        text = text.replace("CREATE TABLE", f"CREATE {' '.join(prefixes)} TABLE", 1)
     cluster = element.element.info.get(_ON_CLUSTER)
     if cluster is None:
         return text
@@ -124,7 +127,7 @@ _ALIASES = [
 ]
 
 
-def _canonical(type_name: str) -> str:
+def canonical_type(type_name: str) -> str:
     for pattern, name in _ALIASES:
         type_name = pattern.sub(name, type_name)
     return type_name.replace(" ", "")
@@ -210,8 +213,8 @@ class ObsstoreClickHouseImpl(ClickHouseImpl):
     ) -> bool:
         """Whether the stored column's type differs from the declared one, both as ClickHouse
         names them (obsstore's column types compile only for a real dialect)."""
-        declared = _canonical(declared_type(metadata_column, self.dialect))
-        stored = _canonical(getattr(inspector_column.type, "name", str(inspector_column.type)))
+        declared = canonical_type(declared_type(metadata_column, self.dialect))
+        stored = canonical_type(getattr(inspector_column.type, "name", str(inspector_column.type)))
         return declared != stored
 
     def add_column(self, table_name: str, column: sa.Column[Any], **kw: Any) -> None:

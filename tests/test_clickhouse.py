@@ -7,6 +7,7 @@ import argparse
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -147,3 +148,41 @@ def test_the_cluster_reaches_the_ddl_through_the_engine_not_the_driver() -> None
         assert "cluster" not in engine.url.query
     finally:
         engine.dispose()
+
+
+# --- first write wins without the batch's keys in the SQL text ----------------------------
+
+
+def test_a_batch_keys_travel_as_a_block_not_as_sql(
+    clickhouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clickhouse_connect.driver.client import Client
+
+    statements: list[str] = []
+    query, command = Client.query, Client.command
+
+    def recording_query(self: Client, sql: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(sql))
+        return query(self, sql, *args, **kwargs)
+
+    def recording_command(self: Client, sql: str, *args: Any, **kwargs: Any) -> Any:
+        statements.append(sql)
+        return command(self, sql, *args, **kwargs)
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    first = [MetricRecord(id=f"p{i}", name="m", value=1.0, timestamp=at) for i in range(3000)]
+    second = [MetricRecord(id=f"p{i}", name="m", value=2.0, timestamp=at) for i in range(6000)]
+    with create_storage(clickhouse_url) as storage:
+        storage.init()
+        storage.dangerously_clear_all()
+        monkeypatch.setattr(Client, "query", recording_query)
+        monkeypatch.setattr(Client, "command", recording_command)
+        assert storage.batch_record_metrics(first) == 3000
+        assert storage.batch_record_metrics(second) == 3000  # the first 3,000 ids are stored
+        monkeypatch.undo()
+        assert storage.count_metrics() == 6000
+        assert storage.count_metrics({"name": "m"}) == 6000
+        values = {p.id: p.value for p in storage.iter_metrics({"name": "m"})}
+    assert values["p0"] == 1.0 and values["p5999"] == 2.0  # the first write won
+    assert statements and max(map(len, statements)) < 1_000
+    assert not any("p2999" in s for s in statements)
