@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from alembic import command
 from devtools.clickhouse import database_url
-from obsstore import MetricRecord, create_storage
+from obsstore import Aggregation, MetricRecord, create_storage
 from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError
 from obsstore.migrate import alembic_config
@@ -186,3 +186,30 @@ def test_a_batch_keys_travel_as_a_block_not_as_sql(
     assert values["p0"] == 1.0 and values["p5999"] == 2.0  # the first write won
     assert statements and max(map(len, statements)) < 1_000
     assert not any("p2999" in s for s in statements)
+
+
+def test_an_aggregate_sends_two_statements(
+    clickhouse_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rollup state and the aggregate: no column probe after the empty rollup state."""
+    from clickhouse_connect.driver.client import Client
+
+    statements: list[str] = []
+    query = Client.query
+
+    def recording_query(self: Client, sql: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        statements.append(str(sql))
+        return query(self, sql, *args, **kwargs)
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    with create_storage(clickhouse_url) as storage:
+        storage.init()
+        storage.dangerously_clear_all()
+        points = [MetricRecord(name="m", value=float(i), timestamp=at) for i in range(10)]
+        storage.batch_record_metrics(points)
+        monkeypatch.setattr(Client, "query", recording_query)
+        (point,) = storage.aggregate_metrics(Aggregation(type="avg", interval="1h"), {"name": "m"})
+        monkeypatch.undo()
+    assert point.value == 4.5 and point.count == 10
+    assert len(statements) == 2, statements
+    assert not any("LIMIT 0" in s for s in statements)
