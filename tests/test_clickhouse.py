@@ -18,7 +18,7 @@ from alembic import command
 from devtools.clickhouse import database_url
 from obsstore import Aggregation, MetricRecord, create_storage
 from obsstore.ddl import Truncate
-from obsstore.errors import ConfigurationError
+from obsstore.errors import ConfigurationError, InvalidArgumentError
 from obsstore.migrate import alembic_config
 from obsstore.storage.clickhouse import ClickHouseStorage
 from obsstore.storage.sql import SQLStorage
@@ -213,3 +213,19 @@ def test_an_aggregate_sends_two_statements(
     assert point.value == 4.5 and point.count == 10
     assert len(statements) == 2, statements
     assert not any("LIMIT 0" in s for s in statements)
+
+
+def test_an_instant_past_2299_is_refused_naming_the_first(clickhouse_url: str) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    late = datetime(2300, 1, 1, tzinfo=UTC)
+    batch = [
+        MetricRecord(id="a", name="m", value=1.0, timestamp=at),
+        MetricRecord(id="b", name="m", value=1.0, timestamp=late),
+        MetricRecord(id="c", name="m", value=1.0, timestamp=late, start_timestamp=late),
+    ]
+    with create_storage(clickhouse_url) as storage:
+        storage.init()
+        storage.dangerously_clear_all()
+        with pytest.raises(InvalidArgumentError, match=r"records\[1\]\.timestamp: 2300-01-01"):
+            storage.batch_record_metrics(batch)
+        assert storage.count_metrics() == 0

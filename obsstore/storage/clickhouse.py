@@ -20,6 +20,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 import clickhouse_connect
@@ -239,26 +240,29 @@ class ClickHouseStorage(SQLStorage):
 
     # --- writes --------------------------------------------------------------------------
     def _insert_metrics(self, records: list[MetricRecord]) -> int:
-        self._check_years("records", [("timestamp", r.timestamp) for r in records])
-        self._check_years("records", [("start_timestamp", r.start_timestamp) for r in records])
+        for name in ("timestamp", "start_timestamp"):
+            self._check_years("records", name, list(map(attrgetter(name), records)))
         return super()._insert_metrics(records)
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
-        self._check_years("spans", [("started_at", s.started_at) for s in batch])
-        self._check_years("spans", [("ended_at", s.ended_at) for s in batch])
+        for name in ("started_at", "ended_at"):
+            self._check_years("spans", name, list(map(attrgetter(name), batch)))
         return super()._create_spans(batch)
 
     def _update_spans(self, updates: list[SpanUpdate]) -> int:
         for name in ("started_at", "ended_at"):
-            moments = [(name, u.changes().get(name)) for u in updates]
-            self._check_years("updates", moments)
+            self._check_years("updates", name, [u.changes().get(name) for u in updates])
         return super()._update_spans(updates)
 
-    def _check_years(self, argument: str, moments: list[tuple[str, datetime | None]]) -> None:
+    def _check_years(self, argument: str, field: str, moments: list[datetime | None]) -> None:
         """DateTime64 holds 1900-2299 (the capabilities say so): later or earlier instants are
-        refused, naming the first, instead of being stored as another instant."""
+        refused, naming the first, instead of being stored as another instant. The earliest
+        and latest (compared in C) clear a whole batch at once."""
         low, high = self.capabilities.timestamp_years
-        for index, (field, moment) in enumerate(moments):
+        present = list(filter(None, moments))
+        if not present or (low <= min(present).year and max(present).year <= high):
+            return
+        for index, moment in enumerate(moments):
             if moment is not None and not low <= moment.year <= high:
                 raise InvalidArgumentError(
                     f"{argument}[{index}].{field}: {moment.isoformat()} is outside the years "
