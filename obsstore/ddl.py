@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, ExecutableDDLElement
 from sqlalchemy.sql.compiler import DDLCompiler
 
 from obsstore import registry
@@ -30,4 +31,17 @@ def _create_column(element: CreateColumn, compiler: DDLCompiler, **kw: Any) -> s
     return text
 
 
-__all__ = ["ROW_KEY"]
+class Truncate(ExecutableDDLElement):
+    """``TRUNCATE TABLE <table>``: empties a table at once, where a DELETE needs a WHERE clause
+    (ClickHouse) or costs a row at a time. The name is quoted by the dialect's preparer."""
+
+    def __init__(self, table: sa.Table) -> None:
+        self.element = table
+
+
+@compiles(Truncate)
+def _truncate(element: Truncate, compiler: DDLCompiler, **kw: Any) -> str:
+    return f"TRUNCATE TABLE {compiler.preparer.format_table(element.element)}"
+
+
+__all__ = ["ROW_KEY", "Truncate"]

@@ -124,10 +124,20 @@ def run_environment(context: EnvironmentContext, connect: ConnectionOpener) -> N
     url = context.get_x_argument(as_dictionary=True).get("url")
     try:
         if context.is_offline_mode():
+            from obsstore import registry
             from obsstore.config import resolve_target
 
             resolved = resolve_target(url)
-            context.configure(url=resolved.url, literal_binds=True, **_context_options())
+            # The backend's module registers its Alembic implementation where it has one;
+            # obsstore_url lets that implementation read the URL's options (ClickHouse's
+            # ?cluster=), as the storage's engine tells it online.
+            registry.get(resolved.kind).storage_class()
+            context.configure(
+                url=resolved.url,
+                literal_binds=True,
+                obsstore_url=resolved.url,
+                **_context_options(),
+            )
             with context.begin_transaction():
                 context.run_migrations()
             return

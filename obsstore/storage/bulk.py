@@ -96,12 +96,17 @@ def bucket_bounds_json(records: list[MetricRecord]) -> list[str | None]:
 
 
 def metric_columns(
-    records: list[MetricRecord], *, epoch_us: bool, counts_as_json: bool = True
+    records: list[MetricRecord],
+    *,
+    epoch_us: bool,
+    counts_as_json: bool = True,
+    labels_as_json: bool = True,
 ) -> dict[str, list[Any]]:
     """Every column of ``obsstore_metrics`` as a list, in table order. Timestamps are aware
     datetimes, or integer microseconds since the epoch with ``epoch_us``; labels and buckets
     are JSON text (bucket counts stay lists of ints without ``counts_as_json``, for a database
-    that turns them into JSON itself)."""
+    that turns them into JSON itself; labels stay dicts without ``labels_as_json``, for a
+    database that stores them as a map)."""
     get = {name: list(map(attrgetter(name), records)) for name in _TEXT_COLUMNS}
     counts = list(map(attrgetter("bucket_counts"), records))
     timestamps: list[Any] = list(map(attrgetter("timestamp"), records))
@@ -115,7 +120,9 @@ def metric_columns(
         "name": get["name"],
         "type": list(map(_TYPE_TEXT.__getitem__, map(attrgetter("type"), records))),
         "value": list(map(attrgetter("value"), records)),
-        "labels": labels_json(records),
+        "labels": labels_json(records)
+        if labels_as_json
+        else list(map(attrgetter("labels"), records)),
         "organization_id": get["organization_id"],
         "environment": get["environment"],
         "service_name": get["service_name"],
@@ -127,6 +134,10 @@ def metric_columns(
     }
     assert list(columns) == COLUMNS
     return columns
+
+
+def _labels(records: list[MetricRecord]) -> list[dict[str, str]]:
+    return list(map(attrgetter("labels"), records))
 
 
 def _otel_columns(records: list[MetricRecord], *, epoch_us: bool) -> dict[str, list[Any]]:
