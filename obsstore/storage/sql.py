@@ -46,6 +46,7 @@ from obsstore.sqlfuncs import (
     label_entries,
     label_value,
     labels_match,
+    labels_match_in_window,
     last_value,
     percentile_cont,
     time_bucket,
@@ -77,7 +78,10 @@ def metric_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
     if filters.end_time is not None:
         clauses.append(m.timestamp <= filters.end_time)
     if filters.labels:
-        clauses.append(labels_match(m.labels, filters.labels))
+        # With a start time the (name, timestamp) range leads and labels filter its rows: the
+        # cost of a recent window then stays that of the window, however long the history.
+        match = labels_match if filters.start_time is None else labels_match_in_window
+        clauses.append(match(m.labels, filters.labels))
     for column in ("organization_id", "environment", "service_name", "trace_id"):
         value = getattr(filters, column)
         if value is not None:
