@@ -134,6 +134,7 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
         )
         # Set by backends whose connections cannot run concurrently (one shared connection).
         self._serialize: threading.RLock | None = None
+        self._shared_read = threading.local()  # .connection: the one _one_read() opened
         self._write_lock = self.write_lock(url)
         self._revision_checked = False  # see _check_revision_once
 
@@ -239,10 +240,26 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
+        shared: Connection | None = getattr(self._shared_read, "connection", None)
+        if shared is not None:  # inside _one_read() on this thread
+            yield shared
+            return
         with self._translate_errors(), self._serialize or nullcontext():
             with self.engine.connect() as connection, connection.begin():
                 self._check_revision_once(connection)
                 yield connection
+
+    @contextmanager
+    def _one_read(self) -> Iterator[None]:
+        if getattr(self._shared_read, "connection", None) is not None:
+            yield  # an enclosing _one_read() holds the connection
+            return
+        with self._reading() as connection:
+            self._shared_read.connection = connection
+            try:
+                yield
+            finally:
+                self._shared_read.connection = None
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
