@@ -42,6 +42,10 @@ class DialectProfile:
     # B-tree indexes on (name, timestamp) and timestamp. Not where the planner never uses
     # them for range filters and their upkeep only slows ingest (DuckDB: see bench/README.md).
     range_indexes: bool
+    # The time index as (timestamp, name), not timestamp alone (from 0007_pg_label_window):
+    # a planner that reads a recent window through the time index (its rows are in time order)
+    # then checks the name in the index and fetches only that name's rows.
+    time_name_index: bool = False
     # The Index keyword that makes an index partial (its WHERE), where the dialect has them.
     partial_index_option: str | None = None
     # Index keywords of an index on the labels document, where the dialect can index it.
@@ -194,6 +198,7 @@ BACKENDS: tuple[Backend, ...] = (
             embedded=False,
             timestamps="aware",
             range_indexes=True,
+            time_name_index=True,
             partial_index_option="postgresql_where",
             # Label filters are JSONB containment (labels @> '{"route": "/x"}'), which a GIN
             # index with jsonb_path_ops answers.

@@ -37,6 +37,14 @@ def _range_indexes(*args: Any, **kw: Any) -> bool:
     return _profile(kw).range_indexes
 
 
+def _time_index(*args: Any, **kw: Any) -> bool:
+    return _profile(kw).range_indexes and not _profile(kw).time_name_index
+
+
+def _time_name_index(*args: Any, **kw: Any) -> bool:
+    return _profile(kw).range_indexes and _profile(kw).time_name_index
+
+
 def _label_index(*args: Any, **kw: Any) -> bool:
     return _profile(kw).label_index_options is not None
 
@@ -80,7 +88,8 @@ metrics = sa.Table(
 )
 # B-tree indexes for name and time ranges, where the dialect profile has them.
 sa.Index(None, metrics.c.name, metrics.c.timestamp).ddl_if(callable_=_range_indexes)
-sa.Index(None, metrics.c.timestamp).ddl_if(callable_=_range_indexes)
+sa.Index(None, metrics.c.timestamp).ddl_if(callable_=_time_index)
+sa.Index(None, metrics.c.timestamp, metrics.c.name).ddl_if(callable_=_time_name_index)
 # Label filters on a dialect that can index the labels document (its options say how).
 sa.Index(None, metrics.c.labels, **_label_index_options()).ddl_if(callable_=_label_index)
 

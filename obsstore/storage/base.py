@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from operator import attrgetter
 from types import TracebackType
 from typing import Any, ClassVar, Literal
@@ -160,9 +161,12 @@ class MetricsStorage(RollupStorage, ABC):
         instead (at most ``limit`` per name), each group's buckets in time order."""
         if aggregation is None:
             raise InvalidArgumentError("aggregate_metrics needs an Aggregation")
-        points, ordered = self._aggregate_by_source(
-            as_model(aggregation, Aggregation), as_model(filters, MetricFilters)
+        parsed, parsed_filters = (
+            as_model(aggregation, Aggregation),
+            as_model(filters, MetricFilters),
         )
+        with self._one_read():  # the rollup state and the points it plans for, read together
+            points, ordered = self._aggregate_by_source(parsed, parsed_filters)
         if not ordered:  # a ranked answer is always in its order
             points.sort(key=aggregate_sort_key)
         return points
@@ -202,6 +206,11 @@ class MetricsStorage(RollupStorage, ABC):
         )
 
     # --- backend implementations ---------------------------------------------------------
+    def _one_read(self) -> AbstractContextManager[None]:
+        """A scope whose reads share one connection and transaction, where the backend has
+        them (one round of connect, begin and commit instead of one per read)."""
+        return nullcontext()
+
     @abstractmethod
     def _insert_metrics(self, records: list[MetricRecord]) -> int: ...
 
