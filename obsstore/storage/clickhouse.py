@@ -31,6 +31,7 @@ from obsstore.alembic_clickhouse import Declared, declared_type
 from obsstore.config import Settings
 from obsstore.errors import InvalidArgumentError
 from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
+from obsstore.models.dict_columns import MetricColumns
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import any_of, any_pair_of
 from obsstore.sqltypes import dump_json
@@ -217,6 +218,10 @@ class ClickHouseStorage(SQLStorage):
         self._check_years("records", [("timestamp", r.timestamp) for r in records])
         self._check_years("records", [("start_timestamp", r.start_timestamp) for r in records])
         return super()._insert_metrics(records)
+
+    def _insert_metric_columns(self, columns: MetricColumns) -> int:
+        # Labels go in as a Map, not JSON: through the records (and the year checks above).
+        return self._insert_metrics(columns.records())
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
         self._check_years("spans", [("started_at", s.started_at) for s in batch])
