@@ -60,6 +60,7 @@ _KNOWN_LABEL_SETS = 100_000
 _REMEMBERED_LABELS = 8  # longer label sets are checked each time (rarely repeated, costly keys)
 _known_names: set[str] = set()
 _known_resources: set[str] = set()
+_known_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
 _known_labels: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 _new = object.__new__
@@ -268,8 +269,18 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         None,
         None,
         None,
-        tuple(item),
+        _fields_given(tuple(item)),
     )
+
+
+def _fields_given(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The shared tuple equal to ``fields``: a row holding no new tuple is untracked by the
+    garbage collector at the first collection it meets (see ``writer.buffer``)."""
+    shared = _known_fields.get(fields)
+    if shared is None:
+        _remember(_known_fields, _KNOWN_TEXTS)
+        shared = _known_fields[fields] = fields
+    return shared
 
 
 def build_record(row: tuple[Any, ...]) -> MetricRecord:

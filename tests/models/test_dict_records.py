@@ -26,6 +26,7 @@ from obsstore.models.dict_records import (
 from obsstore.models.metrics import MetricType
 from obsstore.sqltypes import dump_json
 from obsstore.storage.base import coerce_records
+from obsstore.storage.bulk import metric_columns, validated_dict_columns
 
 _adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
 _UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -270,6 +271,17 @@ def _same_columns(
     assert [None if b is None else list(b) for b in columns.bucket_boundaries] == [
         r.bucket_boundaries for r in expected
     ]
+    # What the SQL backends write: the same columns as from the model path's records (but
+    # the id and timestamp a point without them gets).
+    for epoch_us, as_json in ((False, True), (True, True), (True, False)):
+        mine = validated_dict_columns(columns, epoch_us=epoch_us, counts_as_json=as_json)
+        theirs = metric_columns(expected, epoch_us=epoch_us, counts_as_json=as_json)
+        for name in ("id", "timestamp"):
+            mine[name] = [
+                m if name in p else t
+                for m, t, p in zip(mine[name], theirs[name], points, strict=True)
+            ]
+        assert mine == theirs
 
 
 def test_the_common_shapes_take_the_fast_path() -> None:
