@@ -1,8 +1,9 @@
 """The paths users call most, side by side with a baseline in one run (issue 13):
 
-- validation alone: plain dicts to validated records, batches of 10,000 (``coerce_records``,
-  the dict fast path) against pydantic's model path (``TypeAdapter(list[MetricRecord])``),
-  in one process, interleaved;
+- validation alone: plain dicts validated, batches of 10,000, as ``batch_record_metrics``
+  does it (``metric_columns_of``: validated columns out, what the SQL backends write) and as
+  ``coerce_records`` does it (``MetricRecord``s out), against pydantic's model path
+  (``TypeAdapter(list[MetricRecord])``), in one process, interleaved;
 - ``MetricsWriter.record()`` latency: 100,000 calls of a small dict while the writer flushes
   to SQLite, to PostgreSQL, and with 8 threads recording at once (SQLite), each in a process
   of its own (``bench/record_latency.py``), this checkout against the baseline revision
@@ -33,6 +34,7 @@ from bench import workload
 from bench.postgres import find_server, scratch_database
 from bench.timing import interleaved, median
 from obsstore import MetricRecord, create_storage
+from obsstore.models.dict_columns import metric_columns_of
 from obsstore.storage.base import coerce_records
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,17 +52,22 @@ def validation(points: int, repeats: int) -> dict[str, Any]:
     adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
     times, results = interleaved(
         {
-            "obsstore": lambda: [coerce_records(b) for b in batches],
+            "obsstore": lambda: [metric_columns_of(b) for b in batches],
+            "obsstore_records": lambda: [coerce_records(b) for b in batches],
             "pydantic": lambda: [adapter.validate_python(b) for b in batches],
         },
         repeats,
     )
-    assert results["obsstore"] == results["pydantic"] or _same_but_defaults(results)
+    columns = results.pop("obsstore")
+    assert None not in columns  # every batch took the column path
+    results["obsstore"] = [c.records() for c in columns]
+    for name in ("obsstore", "obsstore_records"):
+        assert results[name] == results["pydantic"] or _same_but_defaults(results, name)
     return {"points": points, "seconds": times}
 
 
-def _same_but_defaults(results: dict[str, Any]) -> bool:
-    ours = [r for batch in results["obsstore"] for r in batch]
+def _same_but_defaults(results: dict[str, Any], name: str) -> bool:
+    ours = [r for batch in results[name] for r in batch]
     theirs = [r for batch in results["pydantic"] for r in batch]
     return len(ours) == len(theirs) and all(a == b for a, b in zip(ours, theirs, strict=True))
 

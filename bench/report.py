@@ -126,11 +126,20 @@ def hotpath_lines(hot: dict[str, Any]) -> list[str]:
         ours, theirs = median(run["seconds"]["obsstore"]), median(run["seconds"]["pydantic"])
         floor = targets.VALIDATION_MIN_PER_S
         lines.append(
-            "| 7. validation alone: plain dicts to records, batches of 10,000 (records/s; "
-            f"baseline: pydantic `TypeAdapter(list[MetricRecord])`) | — | "
+            "| 7. validation alone: plain dicts to validated columns as `batch_record_metrics` "
+            "writes them, batches of 10,000 (records/s; baseline: pydantic "
+            f"`TypeAdapter(list[MetricRecord])`) | — | "
             f"{_rate(run['points'], ours)} | {_rate(run['points'], theirs)} | "
             f"{theirs / ours:.2f} | ≥ {floor:,}/s | {_verdict(run['points'] / ours >= floor)} |"
         )
+        if "obsstore_records" in run["seconds"]:
+            records = median(run["seconds"]["obsstore_records"])
+            lines.append(
+                "| 7b. validation alone, `MetricRecord`s out (`coerce_records`: the columns, "
+                "then a model each), batches of 10,000 (records/s; baseline: pydantic) | — | "
+                f"{_rate(run['points'], records)} | {_rate(run['points'], theirs)} | "
+                f"{theirs / records:.2f} | — |  |"
+            )
     for entry in hot.get("record", {}).values():
         where = f"{entry['kind']}, {entry['threads']} thread{'s' if entry['threads'] > 1 else ''}"
         title = (

@@ -41,6 +41,8 @@ _ALLOWED = frozenset(FIELDS)
 _RESOURCE_FIELDS = ("organization_id", "environment", "service_name", "trace_id", "span_id")
 # Set to anything but None, these go to pydantic (OpenTelemetry's path builds models anyway).
 _RARE_FIELDS = ("start_timestamp", "histogram_count", "histogram_min", "histogram_max")
+_CORE = frozenset({"id", "timestamp", "name", "type", "value", "labels"})
+_NO_RESOURCES = (None,) * len(_RESOURCE_FIELDS)
 _TYPES: dict[Any, str] = {member.value: member.value for member in MetricType}
 _TYPES.update({member: member.value for member in MetricType})
 _TYPE_OF = {member.value: member for member in MetricType}
@@ -60,6 +62,7 @@ _KNOWN_LABEL_SETS = 100_000
 _REMEMBERED_LABELS = 8  # longer label sets are checked each time (rarely repeated, costly keys)
 _known_names: set[str] = set()
 _known_resources: set[str] = set()
+_known_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
 _known_labels: dict[tuple[tuple[str, str], ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
 _new = object.__new__
@@ -191,9 +194,12 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     if type(item) is not dict or not _ALLOWED.issuperset(item):
         return None
     get = item.get
-    for field in _RARE_FIELDS:
-        if get(field) is not None:
-            return None
+    # The common shape (only the core fields) skips a dozen look-ups of absent keys.
+    plain = _CORE.issuperset(item)
+    if not plain:
+        for field in _RARE_FIELDS:
+            if get(field) is not None:
+                return None
     name: Any = get("name")
     if not _known_text(name, _known_names, _name_text):
         return None
@@ -227,24 +233,28 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
     labels = _NO_LABELS if labels is _MISSING else _labels(labels)
     if labels is None:
         return None
-    resources = []
-    for field in _RESOURCE_FIELDS:
-        text = get(field)
-        if text is not None and not _known_text(text, _known_resources, _resource_text):
-            return None
-        resources.append(text)
-    unit = get("unit")
-    if unit is not None:
-        if not _text(unit, MAX_NAME_LENGTH):
-            return None
-        texts.append(unit)
-    bounds = get("bucket_boundaries")
-    counts = get("bucket_counts")
-    if bounds is not None or counts is not None:
-        buckets = None if metric_type != _HISTOGRAM else _buckets(bounds, counts)
-        if buckets is None:
-            return None
-        bounds, counts = buckets
+    if plain:
+        resources: Any = _NO_RESOURCES
+        unit = bounds = counts = None
+    else:
+        resources = []
+        for field in _RESOURCE_FIELDS:
+            text = get(field)
+            if text is not None and not _known_text(text, _known_resources, _resource_text):
+                return None
+            resources.append(text)
+        unit = get("unit")
+        if unit is not None:
+            if not _text(unit, MAX_NAME_LENGTH):
+                return None
+            texts.append(unit)
+        bounds = get("bucket_boundaries")
+        counts = get("bucket_counts")
+        if bounds is not None or counts is not None:
+            buckets = None if metric_type != _HISTOGRAM else _buckets(bounds, counts)
+            if buckets is None:
+                return None
+            bounds, counts = buckets
     if texts and _search("".join(texts)) is not None:
         return None
     organization_id, environment, service_name, trace_id, span_id = resources
@@ -268,8 +278,18 @@ def _record_values(item: Any) -> tuple[Any, ...] | None:
         None,
         None,
         None,
-        tuple(item),
+        _fields_given(tuple(item)),
     )
+
+
+def _fields_given(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The shared tuple equal to ``fields``: a row holding no new tuple is untracked by the
+    garbage collector at the first collection it meets (see ``writer.buffer``)."""
+    shared = _known_fields.get(fields)
+    if shared is None:
+        _remember(_known_fields, _KNOWN_TEXTS)
+        shared = _known_fields[fields] = fields
+    return shared
 
 
 def build_record(row: tuple[Any, ...]) -> MetricRecord:

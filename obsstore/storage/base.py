@@ -28,7 +28,7 @@ from obsstore.models import (
     OrderBy,
     Pagination,
 )
-from obsstore.models.dict_records import fast_records
+from obsstore.models.dict_columns import MetricColumns, metric_columns_of
 from obsstore.models.summaries import DEFAULT_PERCENTILES, SummaryComparison
 from obsstore.storage.arguments import (
     as_model,
@@ -54,13 +54,13 @@ _records_adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecor
 
 def coerce_records(records: Iterable[MetricRecord | Mapping[str, Any]]) -> list[MetricRecord]:
     """A batch of points, validated whole (see ``validated_batch``). A batch of plain dicts
-    takes the fast path of ``dict_records`` first; it hands anything it does not accept to
+    takes the fast path of ``dict_columns`` first; it hands anything it does not accept to
     the model path, which names the item and field."""
     batch = check_batch("records", records)
     if batch and type(batch[0]) is dict:
-        fast = fast_records(batch)
-        if fast is not None:
-            return fast
+        columns = metric_columns_of(batch)
+        if columns is not None:
+            return columns.records()
     return validated_batch(
         batch,
         MetricRecord,
@@ -103,10 +103,22 @@ class MetricsStorage(RollupStorage, ABC):
     def batch_record_metrics(self, records: Iterable[MetricRecord | Mapping[str, Any]]) -> int:
         """Store a batch atomically; returns how many points were new. A point whose id is
         already stored (or appears earlier in the batch) is skipped, so retries never duplicate."""
-        batch = first_of_each_key(coerce_records(records), _record_id)
-        if not batch:
+        batch = check_batch("records", records)
+        if batch and type(batch[0]) is dict:
+            columns = metric_columns_of(batch)  # plain dicts: validated without models
+            if columns is not None:
+                return self._store_metric_columns(columns)
+        unique = first_of_each_key(coerce_records(batch), _record_id)
+        if not unique:
             return 0
-        return self._insert_metrics(batch)
+        return self._insert_metrics(unique)
+
+    def _store_metric_columns(self, columns: MetricColumns) -> int:
+        """``batch_record_metrics`` of a batch validated column by column."""
+        unique = columns.unique()
+        if not unique.id:
+            return 0
+        return self._insert_metric_columns(unique)
 
     def delete_metrics(self, filters: MetricFilters | Mapping[str, Any]) -> int:
         """Delete the points matching ``filters`` (required, and not empty); returns how many."""
@@ -213,6 +225,11 @@ class MetricsStorage(RollupStorage, ABC):
 
     @abstractmethod
     def _insert_metrics(self, records: list[MetricRecord]) -> int: ...
+
+    def _insert_metric_columns(self, columns: MetricColumns) -> int:
+        """``_insert_metrics`` of a batch validated column by column (unique ids); a backend
+        whose bulk path takes columns overrides it to skip building the records."""
+        return self._insert_metrics(columns.records())
 
     @abstractmethod
     def _delete_metrics(self, filters: MetricFilters) -> int: ...

@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from itertools import repeat
-from operator import attrgetter, floordiv, sub
+from itertools import compress, repeat
+from operator import attrgetter, floordiv, is_not, sub
 from typing import Any
 
 from obsstore.models import MetricRecord, MetricType, SpanRecord
 from obsstore.models._fields import EPOCH, ONE_MICROSECOND
+from obsstore.models.dict_columns import MetricColumns
 from obsstore.models.traces import SPAN_JSON_FIELDS, SPAN_TEXT_FIELDS
 from obsstore.schema import metrics, spans
 from obsstore.sqltypes import dump_json
@@ -138,6 +139,56 @@ def metric_columns(
 
 def _labels(records: list[MetricRecord]) -> list[dict[str, str]]:
     return list(map(attrgetter("labels"), records))
+
+
+def validated_dict_columns(
+    batch: MetricColumns, *, epoch_us: bool, counts_as_json: bool = True
+) -> dict[str, list[Any]]:
+    """What ``metric_columns`` gives, for a batch of dicts the validator took column by
+    column (``models.dict_columns``): its columns as they are, no record built."""
+    count = len(batch.id)
+    timestamps: list[Any] = batch.timestamp
+    if epoch_us:
+        timestamps = list(
+            map(floordiv, map(sub, timestamps, repeat(EPOCH)), repeat(ONE_MICROSECOND))
+        )
+    bounds: list[Any] = batch.bucket_boundaries
+    counts: list[Any] = batch.bucket_counts
+    if bounds.count(None) != count:
+        present = list(compress(bounds, map(is_not, bounds, repeat(None))))
+        texts = iter(_bounds_json.encode(present, present, tuple))
+        bounds = [None if b is None else next(texts) for b in bounds]
+        if counts_as_json:
+            counts = list(map(_int_list_json, counts))
+    nones = [None] * count
+    columns = {
+        "id": batch.id,
+        "timestamp": timestamps,
+        "name": batch.name,
+        "type": batch.type,
+        "value": batch.value,
+        "labels": batch.labels_json,
+        "organization_id": batch.organization_id,
+        "environment": batch.environment,
+        "service_name": batch.service_name,
+        "trace_id": batch.trace_id,
+        "span_id": batch.span_id,
+        "bucket_boundaries": bounds,
+        "bucket_counts": counts,
+        "unit": batch.unit,
+        "start_timestamp": nones,
+        "histogram_count": nones,
+        "histogram_min": nones,
+        "histogram_max": nones,
+    }
+    assert list(columns) == COLUMNS
+    return columns
+
+
+def _int_list_json(counts: list[int] | None) -> str | None:
+    # Validated counts are lists of exact ints: their JSON is their decimal digits (what
+    # dump_json writes too), without the encoder's per-call overhead.
+    return None if counts is None else "[" + ",".join(map(str, counts)) + "]"
 
 
 def _otel_columns(records: list[MetricRecord], *, epoch_us: bool) -> dict[str, list[Any]]:

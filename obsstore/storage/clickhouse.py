@@ -49,6 +49,7 @@ from obsstore.errors import ConfigurationError, InvalidArgumentError
 from obsstore.lifecycle.planning import LevelState
 from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
 from obsstore.models._fields import to_epoch_us
+from obsstore.models.dict_columns import MetricColumns
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import any_pair_of
 from obsstore.sqltypes import dump_json, from_database_timestamp
@@ -243,6 +244,10 @@ class ClickHouseStorage(SQLStorage):
         for name in ("timestamp", "start_timestamp"):
             self._check_years("records", name, list(map(attrgetter(name), records)))
         return super()._insert_metrics(records)
+
+    def _insert_metric_columns(self, columns: MetricColumns) -> int:
+        # Labels go in as a Map, not JSON: through the records (and the year checks above).
+        return self._insert_metrics(columns.records())
 
     def _create_spans(self, batch: list[SpanRecord]) -> int:
         for name in ("started_at", "ended_at"):

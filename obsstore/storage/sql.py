@@ -37,6 +37,7 @@ from obsstore.models import (
     Pagination,
 )
 from obsstore.models._trusted import trusted_builder
+from obsstore.models.dict_columns import MetricColumns
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
@@ -54,7 +55,7 @@ from obsstore.sqlfuncs import (
 from obsstore.sqltypes import from_database_timestamp
 from obsstore.storage import engines
 from obsstore.storage.base import ObservabilityStorage, prefix_upper_bound
-from obsstore.storage.bulk import metric_columns
+from obsstore.storage.bulk import metric_columns, validated_dict_columns
 from obsstore.storage.paging import fetch_page
 from obsstore.storage.sql_health import SQLHealth
 from obsstore.storage.sql_histograms import SQLHistograms
@@ -119,6 +120,9 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
     # Whether bulk paths take timestamps as integer microseconds since the epoch (or aware
     # datetimes).
     bulk_epoch_timestamps: ClassVar[bool] = False
+    # Whether bucket counts go to the bulk paths as JSON text (or lists of ints, for a
+    # database that writes their JSON itself).
+    bulk_counts_as_json: ClassVar[bool] = True
     aggregates_sorted = True  # see _aggregate_metrics' ORDER BY
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
@@ -194,7 +198,15 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
-        columns = metric_columns(records, epoch_us=self.bulk_epoch_timestamps)
+        columns = metric_columns(
+            records,
+            epoch_us=self.bulk_epoch_timestamps,
+            counts_as_json=self.bulk_counts_as_json,
+        )
+        return self._write_metric_table_columns(connection, columns)
+
+    def _write_metric_table_columns(self, connection: Connection, columns: dict[str, Any]) -> int:
+        """Insert the columns ``bulk.py`` built (unique ids), skipping ids already stored."""
         return self._bulk_insert(connection, metrics, columns)
 
     # --- connections ---------------------------------------------------------------------
@@ -293,6 +305,13 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
     def _insert_metrics(self, records: list[MetricRecord]) -> int:
         with self._writing() as connection:
             return self._write_metric_rows(connection, records)
+
+    def _insert_metric_columns(self, columns: MetricColumns) -> int:
+        built = validated_dict_columns(
+            columns, epoch_us=self.bulk_epoch_timestamps, counts_as_json=self.bulk_counts_as_json
+        )
+        with self._writing() as connection:
+            return self._write_metric_table_columns(connection, built)
 
     def _delete_metrics(self, filters: MetricFilters) -> int:
         clauses = metric_filter_clauses(filters)

@@ -23,7 +23,15 @@ from obsstore.storage.arguments import check_batch
 from obsstore.storage.base import MetricsStorage, coerce_records
 from obsstore.storage.write_checks import checked_record
 from obsstore.writer import deadletter
-from obsstore.writer.buffer import Entry, PendingBuffer
+from obsstore.writer.buffer import (
+    SEGMENT,
+    SEQ,
+    Entry,
+    PendingBuffer,
+    entry_id,
+    entry_record,
+    entry_row,
+)
 from obsstore.writer.deadletter import describe
 from obsstore.writer.logs import RateLimitedLog, logger
 from obsstore.writer.retry import backoff_delay, is_rejection, is_transient
@@ -281,7 +289,7 @@ class MetricsWriter:
             return
         self._dropped += len(dropped)
         self._release_spooled(dropped)
-        self._lose_for_waiters(dropped[0].seq)  # the buffer keeps seq order: the oldest
+        self._lose_for_waiters(dropped[0][SEQ])  # the buffer keeps seq order: the oldest
 
     def _lose_for_waiters(self, oldest: int) -> None:
         """Records from seq ``oldest`` on will never be stored: flushes waiting on it fail."""
@@ -292,7 +300,7 @@ class MetricsWriter:
     def _release_spooled(self, entries: list[Entry]) -> None:
         if self._spool is None:
             return
-        for segment, count in Counter(e.segment for e in entries).items():
+        for segment, count in Counter(e[SEGMENT] for e in entries).items():
             if segment is not None:
                 self._spool.release(segment, count)
 
@@ -380,7 +388,7 @@ class MetricsWriter:
         one bad record among n costs about 2*log2(n) more writes; ids make rewriting a record
         an earlier half stored harmless. Any other failure propagates: the batch is retried."""
         try:
-            self.storage.batch_record_metrics([build_record(entry.row) for entry in batch])
+            self.storage.batch_record_metrics([build_record(entry_row(entry)) for entry in batch])
         except Exception as exc:
             if not is_rejection(exc):
                 raise
@@ -398,7 +406,7 @@ class MetricsWriter:
             self._stored += len(done) - len(rejected)
             self._rejected += len(rejected)
             if rejected:
-                self._lose_for_waiters(min(entry.seq for entry, _ in rejected))
+                self._lose_for_waiters(min(entry[SEQ] for entry, _ in rejected))
                 self._last_error = "rejected: " + describe(rejected[0][1])
             self._release_spooled(done)
             if self._spool is not None:
@@ -413,7 +421,7 @@ class MetricsWriter:
             logger.info("obsstore writer recovered: a batch was stored after %d failures", failures)
         if rejected:
             first = rejected[0][1]
-            ids = ", ".join(entry.record_id for entry, _ in rejected[:_IDS_LOGGED])
+            ids = ", ".join(entry_id(entry) for entry, _ in rejected[:_IDS_LOGGED])
             more = len(rejected) - _IDS_LOGGED
             self._log.log(
                 "rejected",
@@ -439,7 +447,7 @@ class MetricsWriter:
             return "and without a spool directory they are not kept"
         try:
             path = deadletter.append(
-                directory, [(entry.record, describe(error)) for entry, error in rejected]
+                directory, [(entry_record(entry), describe(error)) for entry, error in rejected]
             )
         except OSError as exc:
             # Logged under a key of its own, so a rejection that follows cannot hide it.

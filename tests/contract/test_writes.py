@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,38 @@ def test_every_field_round_trips(storage: MetricsStorage) -> None:
     assert stored == record
     assert stored.timestamp.tzinfo is not None and stored.timestamp.utcoffset() == timedelta(0)
     assert stored.timestamp.microsecond == 999_999
+
+
+@pytest.mark.parametrize("text_labels", [True, False])
+def test_plain_dicts_store_what_their_records_store(
+    storage: MetricsStorage, text_labels: bool
+) -> None:
+    # A batch of dicts takes the column path (no model per point): it must store exactly the
+    # records pydantic makes of the same dicts, the first of a repeated id only. Label sets of
+    # text only are remembered with their JSON; int and bool values are converted per point.
+    code: Any = str if text_labels else int
+    dicts = [
+        {
+            "id": f"d{i % 7}",
+            "timestamp": datetime(2026, 11, 1, 12, i % 60, tzinfo=timezone(timedelta(hours=2))),
+            "name": ["http.server.duration", "queue.depth", "cpu"][i % 3],
+            "type": ["histogram", "gauge", "counter"][i % 3],
+            "value": [1.5, -0.0, 3][i % 3],
+            "labels": {"route": f"/r{i % 4}", "code": code(200 + i % 2), "ok": code(i % 2)},
+            "service_name": "api",
+            "unit": "ms",
+            **(
+                {"bucket_boundaries": [1, 2.5, 1e-7 * 10**9], "bucket_counts": [0, 1, 2, i]}
+                if i % 3 == 0
+                else {}
+            ),
+        }
+        for i in range(12)
+    ]
+    assert storage.batch_record_metrics(dicts) == 7
+    expected = {d["id"]: MetricRecord(**d) for d in reversed(dicts)}
+    stored = {r.id: r for r in storage.list_metrics(pagination={"limit": 100}).data}
+    assert stored == expected
 
 
 def test_optional_fields_round_trip_as_none(storage: MetricsStorage) -> None:

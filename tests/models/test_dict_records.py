@@ -1,6 +1,7 @@
-"""The dict fast path against the pydantic model path: on every input, valid or not, either
-the fast path declines or it gives exactly the record the model gives; so a batch of dicts is
-accepted, or refused with the same ValidationError, whichever path it takes."""
+"""The dict fast paths (one dict at a time, ``dict_records``; a batch column by column,
+``dict_columns``) against the pydantic model path: on every input, valid or not, either a fast
+path declines or it gives exactly the record the model gives; so a batch of dicts is accepted,
+or refused with the same ValidationError, whichever path it takes."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from obsstore import MetricRecord
+from obsstore.models.dict_columns import MetricColumns, metric_columns_of
 from obsstore.models.dict_records import (
     build_record,
     fast_records,
@@ -22,7 +24,9 @@ from obsstore.models.dict_records import (
     row_of_record,
 )
 from obsstore.models.metrics import MetricType
+from obsstore.sqltypes import dump_json
 from obsstore.storage.base import coerce_records
+from obsstore.storage.bulk import metric_columns, validated_dict_columns
 
 _adapter: TypeAdapter[list[MetricRecord]] = TypeAdapter(list[MetricRecord])
 _UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -212,6 +216,10 @@ def test_fast_path_agrees_with_the_model(point: dict[str, Any]) -> None:
         assert not isinstance(expected, ValidationError), expected
         _same_record(build_record(values), expected[0], point)
         assert build_record(row_of_record(expected[0])) == expected[0]
+    columns = metric_columns_of([point])
+    if columns is not None:
+        assert not isinstance(expected, ValidationError), expected
+        _same_columns(columns, expected, [point])
     # Through the bulk entry point: the same records, or the same errors.
     try:
         got: list[MetricRecord] | ValidationError = coerce_records([point])
@@ -242,6 +250,38 @@ def test_a_batch_is_refused_naming_the_item(points: list[dict[str, Any]]) -> Non
             _same_record(mine, theirs, point)
     else:
         assert got == expected
+    columns = metric_columns_of(points)
+    if columns is not None:
+        assert isinstance(expected, list) and isinstance(expected[0], MetricRecord), expected
+        _same_columns(columns, expected, points)
+
+
+def _same_columns(
+    columns: MetricColumns, expected: list[MetricRecord], points: list[dict[str, Any]]
+) -> None:
+    """The batch's columns hold what the model path's records hold, field by field, and the
+    label JSON the storages would write for them."""
+    for mine, theirs, point in zip(columns.records(), expected, points, strict=True):
+        _same_record(mine, theirs, point)
+    assert columns.labels_json == [dump_json(r.labels) for r in expected]
+    for field in ("name", "value", "type", "service_name", "unit", "bucket_counts"):
+        assert [r.__dict__[field] for r in columns.records()] == [
+            r.__dict__[field] for r in expected
+        ]
+    assert [None if b is None else list(b) for b in columns.bucket_boundaries] == [
+        r.bucket_boundaries for r in expected
+    ]
+    # What the SQL backends write: the same columns as from the model path's records (but
+    # the id and timestamp a point without them gets).
+    for epoch_us, as_json in ((False, True), (True, True), (True, False)):
+        mine = validated_dict_columns(columns, epoch_us=epoch_us, counts_as_json=as_json)
+        theirs = metric_columns(expected, epoch_us=epoch_us, counts_as_json=as_json)
+        for name in ("id", "timestamp"):
+            mine[name] = [
+                m if name in p else t
+                for m, t, p in zip(mine[name], theirs[name], points, strict=True)
+            ]
+        assert mine == theirs
 
 
 def test_the_common_shapes_take_the_fast_path() -> None:
