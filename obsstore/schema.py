@@ -154,6 +154,12 @@ metric_rollups = sa.Table(
     sa.Column("bucket_counts", json_document()),
 )
 
+# Reads from rollups take one level, a few names and a bucket range (0007_rollup_name_index):
+# the primary key would reach every name's rows of the range.
+sa.Index(None, metric_rollups.c.level_us, metric_rollups.c.name, metric_rollups.c.bucket).ddl_if(
+    callable_=_range_indexes
+)
+
 # The quantile sketch of each rollup row: its non-empty bins (see obsstore/lifecycle/sketch.py).
 metric_rollup_bins = sa.Table(
     "obsstore_metric_rollup_bins",

@@ -9,7 +9,7 @@ the database and read the quantile from those few rows in Python."""
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -117,6 +117,12 @@ def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]
     return clauses
 
 
+def _total(counts: Any) -> Any:
+    # A BIGINT as the raw path's count(*) is: PostgreSQL sums BIGINTs to NUMERIC, which its
+    # driver hands out as Decimal objects, slower to read than the query was to run.
+    return sa.cast(sa.func.sum(counts), sa.BigInteger())
+
+
 def _grouped_rollups(
     aggregation: Aggregation, columns: list[Any], clauses: list[Any]
 ) -> sa.Select[Any]:
@@ -137,14 +143,14 @@ def _grouped_rollups(
         # count.
         value = float_sum(i.sum)
     elif kind == "count":
-        value = sa.func.sum(i["count"])
+        value = _total(i["count"])
     elif kind == "min":
         value = sa.func.min(i.min)
     elif kind == "max":
         value = sa.func.max(i.max)
     else:
         value = last_value(i.last_value, i.last_timestamp, i.last_id)
-    total = sa.func.sum(i["count"]).label("count")
+    total = _total(i["count"]).label("count")
     # Grouped in the order the answer sorts in (name, groups, bucket): a planner that groups
     # by sorting then needs no second sort for ORDER BY (SQLite's does).
     grouping = [keys[0], *keys[2:], keys[1]] if aggregation.interval is not None else keys
@@ -160,9 +166,19 @@ class SQLRollups(RollupStorage):
     @abstractmethod
     def _writing(self) -> AbstractContextManager[Connection]: ...
 
+    @abstractmethod
+    def _result_columns(
+        self, connection: Connection, query: sa.Select[Any]
+    ) -> list[Sequence[Any]]: ...
+
     # Raw points deleted per transaction, where a backend's deletes cost much more per row
     # than its other writes (None: BATCH_ROWS).
     delete_batch_rows: ClassVar[int | None] = None
+    # Raw points rolled up per transaction (None: BATCH_ROWS). Each writes about as many
+    # sketch bins (at a few points per series and bucket nearly every point has a bin of its
+    # own), so the usual 50,000 rows; a backend whose commits cost far more than rows takes
+    # larger ones.
+    rollup_batch_points: ClassVar[int | None] = 50_000
 
     def lock_for_lifecycle(self, connection: Connection) -> None:
         """Serialise rollups and prunes of one database (writes already do where the
@@ -328,9 +344,9 @@ class SQLRollups(RollupStorage):
     def _chunks(
         self, level: int, start: int, end: int, *, finer: int | None = None
     ) -> Iterator[tuple[int, int]]:
-        """``[start, end)`` cut at level buckets into pieces of about BATCH_ROWS raw points
-        (a bucket is never cut), counted from ``finer``'s rows where given (a level derived
-        from them has about as many sketch bins as they hold points)."""
+        """``[start, end)`` cut at level buckets into pieces of about ``rollup_batch_points``
+        raw points (a bucket is never cut), counted from ``finer``'s rows where given (a level
+        derived from them has about as many sketch bins as they hold points)."""
         width = timedelta(microseconds=level)
         if finer is None:
             bucket = time_bucket(m.timestamp, width).label("bucket")
@@ -350,10 +366,11 @@ class SQLRollups(RollupStorage):
             )
         with self._reading() as connection:
             rows = connection.execute(query).all()
+        limit = self.rollup_batch_points or BATCH_ROWS
         low, pending = start, 0
         for bucket_start, count in rows:  # the bucket's type converts it to a datetime
             at = to_epoch_us(bucket_start)
-            if pending and pending + count > BATCH_ROWS:
+            if pending and pending + count > limit:
                 yield low, at
                 low, pending = at, 0
             pending += int(count)
@@ -474,7 +491,10 @@ class SQLRollups(RollupStorage):
         self, level: int, aggregation: Aggregation, filters: MetricFilters
     ) -> list[AggregatePoint]:
         from obsstore.storage.base import aggregate_sort_key
-        from obsstore.storage.sql import _aggregate_points  # the raw path's row reader
+        from obsstore.storage.sql import (  # the raw path's readers
+            _aggregate_columns,
+            _aggregate_points,
+        )
 
         columns: list[Any] = [r.name.label("name")]
         if aggregation.interval is not None:
@@ -492,8 +512,8 @@ class SQLRollups(RollupStorage):
                 points = _aggregate_points(rows, aggregation, to_datetime)
                 points.sort(key=aggregate_sort_key)
                 return points
-            rows = self._rollup_values(connection, aggregation, columns, clauses)
-        return _aggregate_points(rows, aggregation, to_datetime)
+            values = self._rollup_values(connection, aggregation, columns, clauses)
+        return _aggregate_columns(values, aggregation, to_datetime)
 
     def _rollup_histograms(
         self, aggregation: Aggregation, clauses: list[Any]
@@ -538,7 +558,8 @@ class SQLRollups(RollupStorage):
         aggregation: Aggregation,
         columns: list[Any],
         clauses: list[Any],
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[Sequence[Any]]:
+        """The answer's columns, read as the raw path reads its own (``_result_columns``)."""
         from obsstore.storage.sql import _key_order  # the raw path's ordering
 
         query = _grouped_rollups(aggregation, columns, clauses)
@@ -550,7 +571,7 @@ class SQLRollups(RollupStorage):
             query = ranked_query(aggregation, query, totals)
         else:  # in the contract's order, as the raw path returns it (see sql.py)
             query = query.order_by(*_key_order(aggregation, query))
-        return list(connection.execute(query).all())
+        return self._result_columns(connection, query)
 
     def _rollup_percentiles(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
 import threading
@@ -53,6 +54,11 @@ class _Last:
         return None if self.best is None else self.best[2]
 
 
+# Rollups ask for the key of each (bucket, series, sketch bin) group, about one call per raw
+# point, of a few distinct series: hashing each anew cost a quarter of a rollup.
+_cached_series_key = functools.lru_cache(maxsize=4096)(series_key)
+
+
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url.query)
 
@@ -66,7 +72,9 @@ def _on_connect(dbapi_connection: sqlite3.Connection, *, memory: bool) -> None:
     dbapi_connection.create_aggregate("obsstore_percentile_cont", 2, _PercentileCont)  # type: ignore[arg-type]
     dbapi_connection.create_aggregate("obsstore_last", 3, _Last)  # type: ignore[arg-type]
     # Rollups (obsstore/lifecycle): the series key and the quantile-sketch bin of a point.
-    dbapi_connection.create_function("obsstore_series_key", 6, series_key, deterministic=True)
+    dbapi_connection.create_function(
+        "obsstore_series_key", 6, _cached_series_key, deterministic=True
+    )
     _ensure_math_functions(dbapi_connection)
 
 

@@ -28,6 +28,8 @@ def main(url: str, batch: int) -> None:
     with create_storage(url) as storage:
         if hasattr(storage, "delete_batch_rows"):
             storage.delete_batch_rows = batch  # a backend's own delete batch size too
+        if hasattr(storage, "rollup_batch_points"):
+            storage.rollup_batch_points = batch  # and its rollup transactions
         delete_points = storage._delete_points_before
 
         def announced(before: int) -> int:
