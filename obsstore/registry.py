@@ -42,7 +42,7 @@ class DialectProfile:
     # B-tree indexes on (name, timestamp) and timestamp. Not where the planner never uses
     # them for range filters and their upkeep only slows ingest (DuckDB: see bench/README.md).
     range_indexes: bool
-    # The time index as (timestamp, name), not timestamp alone (from 0007_pg_label_window):
+    # The time index as (timestamp, name), not timestamp alone (from 0008_pg_label_window):
     # a planner that reads a recent window through the time index (its rows are in time order)
     # then checks the name in the index and fetches only that name's rows.
     time_name_index: bool = False

@@ -8,8 +8,8 @@ cost of a fixed window no longer grows with the store. Where the dialect profile
 ``time_name_index`` this revision changes nothing. Indexes only: every row is kept (building the
 index blocks writes to the table while it runs).
 
-Revision ID: 0007_pg_label_window
-Revises: 0006_row_key_storage
+Revision ID: 0008_pg_label_window
+Revises: 0007_rollup_name_index
 Create Date: 2026-11-30
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from alembic import op
 from obsstore.migration_helpers import dialect_profile
 
-revision: str = "0007_pg_label_window"
-down_revision: str | None = "0006_row_key_storage"
+revision: str = "0008_pg_label_window"
+down_revision: str | None = "0007_rollup_name_index"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
