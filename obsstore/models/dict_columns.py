@@ -36,7 +36,6 @@ from obsstore.models.dict_records import (
     _RARE_FIELDS,
     _REMEMBERED_LABELS,
     _RESOURCE_FIELDS,
-    _TYPE_OF,
     _TYPES,
     FIELDS,
     _buckets,
@@ -46,12 +45,11 @@ from obsstore.models.dict_records import (
     _labels,
     _name_text,
     _resource_text,
+    build_record,
 )
 from obsstore.models.metrics import MAX_BUCKET_COUNT, MetricRecord, MetricType
 
 _ALLOWED = frozenset(FIELDS)
-_new = object.__new__
-_set = object.__setattr__
 _get = dict.get
 _search = _FORBIDDEN_CHARS.search
 _tzinfo = attrgetter("tzinfo")
@@ -163,35 +161,31 @@ def _record(
     counts: list[int] | None,
     unit: str | None,
 ) -> MetricRecord:
-    record: MetricRecord = _new(MetricRecord)
-    _set(
-        record,
-        "__dict__",
-        {
-            "id": record_id,
-            "timestamp": timestamp,
-            "name": name,
-            "type": _TYPE_OF[kind],
-            "value": value,
-            "labels": dict(labels),
-            "organization_id": organization_id,
-            "environment": environment,
-            "service_name": service_name,
-            "trace_id": trace_id,
-            "span_id": span_id,
-            "bucket_boundaries": None if bounds is None else list(bounds),
-            "bucket_counts": None if counts is None else list(counts),
-            "unit": unit,
-            "start_timestamp": None,
-            "histogram_count": None,
-            "histogram_min": None,
-            "histogram_max": None,
-        },
+    # The row build_record takes (see dict_records.record_values); no OTel extras here.
+    return build_record(
+        (
+            record_id,
+            timestamp,
+            name,
+            kind,
+            value,
+            labels.keys(),
+            labels.values(),
+            organization_id,
+            environment,
+            service_name,
+            trace_id,
+            span_id,
+            bounds,
+            counts,
+            unit,
+            None,
+            None,
+            None,
+            None,
+            item,  # build_record keeps set(item): the fields the caller gave
+        )
     )
-    _set(record, "__pydantic_fields_set__", set(item))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
-    return record
 
 
 def metric_columns_of(items: list[Any]) -> MetricColumns | None:
