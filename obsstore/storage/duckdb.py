@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from operator import add
 from typing import Any
@@ -68,6 +68,7 @@ class DuckDBStorage(SQLStorage):
     kind = "duckdb"
     bulk_epoch_timestamps = True  # Arrow int64 microseconds, cast to TIMESTAMP in DuckDB
     bulk_counts_as_json = False
+    results_from_driver_rows = True
     # Deleting a row cost about 0.2 ms here while the id column was compressed (its key is
     # fetched row by row for the primary-key index); 0006_row_key_storage stores it
     # uncompressed (see registry.DialectProfile.row_key_compression), so prune deletes in
@@ -127,16 +128,6 @@ class DuckDBStorage(SQLStorage):
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
         return _arrow_insert(connection, table, columns, {})
-
-    def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
-        # The driver's own tuples (converted in C++), without a SQLAlchemy Row per result row:
-        # the query's columns need no result processing (see _aggregate_metrics).
-        result = connection.execute(query)
-        try:
-            rows = result.cursor.fetchall()
-        finally:
-            result.close()
-        return list(zip(*rows, strict=True))
 
     def _write_span_updates(
         self, connection: Connection, changed: list[SpanRecord], columns: list[str], now: datetime

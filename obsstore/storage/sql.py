@@ -124,6 +124,9 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
     # database that writes their JSON itself).
     bulk_counts_as_json: ClassVar[bool] = True
     aggregates_sorted = True  # see _aggregate_metrics' ORDER BY
+    # Whether _result_columns reads the driver's own rows (decoded in C/C++) instead of a
+    # SQLAlchemy Row per result row: building those cost ~30 ms for a panel's 8,400 groups.
+    results_from_driver_rows: ClassVar[bool] = False
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         self.url = url
@@ -192,9 +195,16 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
 
     def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
         """The result of ``query`` column by column, raw database values (the columns must
-        carry no result processing): an empty list when it has no rows. A backend whose driver
-        hands out columns directly overrides it."""
-        return list(zip(*connection.execute(query).all(), strict=True))
+        carry no result processing): an empty list when it has no rows; read from the driver's
+        rows where ``results_from_driver_rows`` says so."""
+        result = connection.execute(query)
+        if not self.results_from_driver_rows:
+            return list(zip(*result.all(), strict=True))
+        try:
+            rows = result.cursor.fetchall()
+        finally:
+            result.close()
+        return list(zip(*rows, strict=True))
 
     def _write_metric_rows(self, connection: Connection, records: list[MetricRecord]) -> int:
         """Insert ``records`` (unique ids), skipping ids already stored; return rows added."""
