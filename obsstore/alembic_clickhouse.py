@@ -11,7 +11,8 @@ Cluster mode (a server URL with ``?cluster=<name>``, see ``cluster_of``) changes
 here: every statement runs ``ON CLUSTER``, each table is a ``ReplicatedMergeTree`` named
 ``<table>_local`` on every shard, and ``<table>`` itself is a ``Distributed`` table over them
 (sharded by a hash of the primary key, so one key always lands on one shard) that the shared
-queries read and write unchanged. The version table is replicated to every node (one shard)."""
+queries read and insert into unchanged; their DELETE, UPDATE and TRUNCATE go to the local tables
+(``obsstore.clickhouse_mutations``). The version table is replicated to every node (one shard)."""
 
 from __future__ import annotations
 

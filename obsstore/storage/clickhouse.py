@@ -33,7 +33,9 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.schema import CreateTable
 
-# Importing alembic_clickhouse registers the Alembic implementation.
+# Importing alembic_clickhouse registers the Alembic implementation, clickhouse_mutations the
+# routing of mutations in cluster mode.
+from obsstore import clickhouse_mutations  # noqa: F401
 from obsstore.alembic_clickhouse import (
     Declared,
     canonical_type,
