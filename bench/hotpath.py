@@ -91,8 +91,10 @@ def _latency_run(url: str, calls: int, threads: int, pythonpath: Path | None) ->
     env.pop("PYTHONPATH", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
+    # url "control": the same loop without obsstore (record_latency.control), one thread.
+    arguments = ["control", str(calls)] if url == "control" else [url, str(calls), str(threads)]
     done = subprocess.run(
-        [sys.executable, str(LATENCY_SCRIPT), url, str(calls), str(threads)],
+        [sys.executable, str(LATENCY_SCRIPT), *arguments],
         check=True,
         capture_output=True,
         text=True,
@@ -112,13 +114,15 @@ def record_latency(
     results: dict[str, Any] = {}
     with baseline_checkout(ref) as checkout:
         for kind, threads in configurations:
-            runs: dict[str, list[dict[str, Any]]] = {"obsstore": [], "baseline": []}
+            runs: dict[str, list[dict[str, Any]]] = {"obsstore": [], "baseline": [], "control": []}
             for round_ in range(repeats):
                 order = [("obsstore", None), ("baseline", checkout)]
                 for name, path in order if round_ % 2 == 0 else order[::-1]:
                     log(f"record(): {kind}, {threads} thread(s), {name}")
                     with _fresh_url(kind, postgres, directory) as url:
                         runs[name].append(_latency_run(url, calls, threads, path))
+                # What the scheduler alone does to a call at this moment's load.
+                runs["control"].append(_latency_run("control", calls, 1, None))
             results[f"{kind}_{threads}"] = {
                 "kind": kind,
                 "threads": threads,

@@ -1,6 +1,7 @@
 """``MetricsWriter.record()`` latency, one configuration per process:
 ``python bench/record_latency.py URL CALLS THREADS`` prints JSON (every call's nanoseconds
-summarised: median, p99, the longest).
+summarised: median, p99, the longest); ``python bench/record_latency.py control CALLS`` times
+the same loop without obsstore (see ``control``).
 
 Run as a script, not ``-m``, and importing nothing from ``bench``: ``bench.hotpath`` runs it
 once against this checkout and once with ``PYTHONPATH`` pointing at an export of the baseline
@@ -52,7 +53,46 @@ def _calls(writer: MetricsWriter, items: list[tuple[float, str, str]], out: arra
         out.append(clock() - start)
 
 
+# The control's timed window: busy work about as long as a record() call (its target median).
+CONTROL_BUSY_NS = 5_000
+
+
+def control(calls: int) -> dict[str, Any]:
+    """The same loop without obsstore: one thread, the same dicts built outside the timing,
+    and CONTROL_BUSY_NS of busy work timed per call. Its longest call is what the scheduler
+    alone does to a window that size at the machine's load, next to which record()'s is read."""
+    clock = time.perf_counter_ns
+    out: array[int] = array("q")
+    for value, route, method in small_points(calls, 0):
+        # Built as _calls builds it (its allocations, and the collections they set off, too).
+        item = {
+            "name": "http.server.duration",
+            "value": value,
+            "labels": {"route": route, "method": method},
+        }
+        start = clock()
+        end = start + CONTROL_BUSY_NS
+        while clock() < end:
+            pass
+        out.append(clock() - start)
+        del item
+    return _summary(sorted(out), threads=1, wall=0.0) | {"stored": calls, "flushed": True}
+
+
+def _summary(every: list[int], *, threads: int, wall: float) -> dict[str, Any]:
+    return {
+        "calls": len(every),
+        "threads": threads,
+        "median_us": statistics.median(every) / 1000,
+        "p99_us": every[int(len(every) * 0.99)] / 1000,
+        "max_ms": every[-1] / 1e6,
+        "wall_s": wall,
+    }
+
+
 def main(argv: list[str]) -> dict[str, Any]:
+    if argv[0] == "control":
+        return control(int(argv[1]))
     url, calls, threads = argv[0], int(argv[1]), int(argv[2])
     per_thread = calls // threads
     inputs = [small_points(per_thread, seed) for seed in range(threads)]
@@ -75,16 +115,7 @@ def main(argv: list[str]) -> dict[str, Any]:
     stored = storage.count_metrics()
     storage.close()
     every = sorted(t for part in times for t in part)
-    return {
-        "calls": len(every),
-        "threads": threads,
-        "median_us": statistics.median(every) / 1000,
-        "p99_us": every[int(len(every) * 0.99)] / 1000,
-        "max_ms": every[-1] / 1e6,
-        "wall_s": wall,
-        "stored": stored,
-        "flushed": stored_all,
-    }
+    return _summary(every, threads=threads, wall=wall) | {"stored": stored, "flushed": stored_all}
 
 
 if __name__ == "__main__":

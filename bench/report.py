@@ -151,6 +151,11 @@ def hotpath_lines(hot: dict[str, Any]) -> list[str]:
             "p99_us": ("p99 µs", targets.RECORD_P99_US_MAX),
             "max_ms": ("longest ms", targets.RECORD_PAUSE_MS_MAX),
         }
+        if "control_max_ms" in entry:
+            title += (
+                f" (scheduler control, the loop without obsstore: longest "
+                f"{entry['control_max_ms']:,.1f} ms)"
+            )
         for stat, (label, limit) in limits.items():
             ours, base = entry[f"obsstore_{stat}"], entry[f"baseline_{stat}"]
             targeted = entry["kind"] == "sqlite" and entry["threads"] == 1

@@ -28,6 +28,19 @@ MAX_LABELS = 64
 _FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+# The characters of ASCII that are allowed: printable ASCII, 0x20 to 0x7e.
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def free_of_forbidden_chars(text: str) -> bool:
+    """``text`` has none of ``_FORBIDDEN_CHARS``. ASCII text (ids, names, most labels) is
+    checked by deleting its printable bytes, a table pass about four times cheaper than the
+    regular expression; other text by the expression."""
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return _FORBIDDEN_CHARS.search(text) is None
+
+
 def reject_control_chars(value: str) -> str:
     if _FORBIDDEN_CHARS.search(value) is not None:
         raise ValueError("must not contain control characters (NUL included) or lone surrogates")

@@ -23,11 +23,11 @@ from operator import add, attrgetter, is_, is_not
 from typing import Any, NamedTuple
 
 from obsstore.models._fields import (
-    _FORBIDDEN_CHARS,
     EPOCH,
     MAX_ID_LENGTH,
     MAX_NAME_LENGTH,
     UTC,
+    free_of_forbidden_chars,
     new_id,
     utc_now,
 )
@@ -51,7 +51,6 @@ from obsstore.models.metrics import MAX_BUCKET_COUNT, MetricRecord, MetricType
 
 _ALLOWED = frozenset(FIELDS)
 _get = dict.get
-_search = _FORBIDDEN_CHARS.search
 _tzinfo = attrgetter("tzinfo")
 _isspace = str.isspace
 _STR = frozenset({str})
@@ -282,7 +281,7 @@ def _free_texts(column: list[Any], limit: int, *, optional: bool = False) -> boo
     texts = [t for t in set(column) if t is not None] if optional else column
     if not texts:
         return True
-    return max(map(len, texts)) <= limit and _search("".join(texts)) is None
+    return max(map(len, texts)) <= limit and free_of_forbidden_chars("".join(texts))
 
 
 def _ids(items: list[dict[str, Any]]) -> list[str] | None:
@@ -292,11 +291,10 @@ def _ids(items: list[dict[str, Any]]) -> list[str] | None:
         ids = [new_id() if i is _MISSING else i for i in ids]
         if not _STR.issuperset(map(type, ids)):
             return None
-    if min(map(len, ids)) == 0:
+    lengths = set(map(len, ids))  # one pass; ids of one kind have one length
+    if min(lengths) == 0 or max(lengths) > MAX_ID_LENGTH or any(map(_isspace, ids)):
         return None
-    if max(map(len, ids)) > MAX_ID_LENGTH or any(map(_isspace, ids)):
-        return None
-    return ids if _search("".join(ids)) is None else None
+    return ids if free_of_forbidden_chars("".join(ids)) else None
 
 
 def _timestamps(items: list[dict[str, Any]]) -> list[datetime] | None:
@@ -415,17 +413,38 @@ def _bucket_columns(
         return None
     if min(flat_counts) < 0 or max(flat_counts) > MAX_BUCKET_COUNT:
         return None
-    if not _NUMBER.issuperset(map(type, chain.from_iterable(some_bounds))):
+    # Histograms of one kind usually share one boundaries list (a constant of the caller's):
+    # each distinct list object is checked and normalised once. Identity, not equality: the
+    # objects are alive (the items hold them), so their ids are distinct, and a list equal to
+    # another but holding other types (True for 1) is checked on its own.
+    by_id = dict(zip(map(id, some_bounds), some_bounds, strict=True))
+    lists = list(by_id.values())
+    if not _NUMBER.issuperset(map(type, chain.from_iterable(lists))):
         return None
-    # Equal boundaries normalise alike (1 == 1.0, -0.0 == 0.0): remembered floats serve. The
-    # tuples are dropped after each lookup (surviving containers would trigger collections).
-    checked = list(map(_known_bounds.get, map(tuple, some_bounds)))
+    checked = _normalised_bounds(lists)
+    if checked is None:
+        return None
+    # The counts column is the caller's lists where given and None elsewhere, as it is.
+    if not some and len(lists) == len(some_bounds):
+        return checked, counts
+    normalised: dict[int, Any] = dict(zip(by_id, checked, strict=True))
+    normalised[id(None)] = None
+    return list(map(normalised.__getitem__, map(id, bounds))), counts
+
+
+def _normalised_bounds(lists: list[Any]) -> list[Any] | None:
+    """The normalised tuple of each boundaries list (numbers already), or None if one is not
+    strictly increasing and finite. Equal boundaries normalise alike (1 == 1.0, -0.0 == 0.0):
+    remembered floats serve. The tuples are dropped after each lookup (surviving containers
+    would trigger collections)."""
+    checked = list(map(_known_bounds.get, map(tuple, lists)))
     if None in checked:
         for i in list(compress(range(len(checked)), map(is_, checked, repeat(None)))):
-            key = tuple(some_bounds[i])
+            key = tuple(lists[i])
             normalised = _known_bounds.get(key)
             if normalised is None:
-                buckets = _buckets(some_bounds[i], some_counts[i])
+                # The counts were checked already: _buckets checks the boundaries here.
+                buckets = _buckets(lists[i], [0] * (len(key) + 1))
                 if buckets is None:
                     return None
                 normalised = buckets[0]
@@ -433,11 +452,4 @@ def _bucket_columns(
                     _known_bounds.clear()
                 _known_bounds[key] = normalised
             checked[i] = normalised
-    if not some:
-        return checked, counts
-    bounds_out: list[Any] = [None] * len(bounds)
-    counts_out: list[Any] = [None] * len(bounds)
-    for i, b, c in zip(compress(range(len(bounds)), given), checked, some_counts, strict=True):
-        bounds_out[i] = b
-        counts_out[i] = c
-    return bounds_out, counts_out
+    return checked

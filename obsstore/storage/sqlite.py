@@ -101,6 +101,7 @@ class SQLiteStorage(SQLStorage):
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)
+        self._insert_sql: dict[str, str] = {}  # see _bulk_insert
         if _is_memory(url):
             self._serialize = threading.RLock()  # one shared connection
 
@@ -145,9 +146,13 @@ class SQLiteStorage(SQLStorage):
         self, connection: Connection, table: sa.Table, columns: dict[str, list[Any]]
     ) -> int:
         # One prepared statement run by the driver's executemany, inside BEGIN IMMEDIATE.
-        keys = [c.name for c in table.primary_key.columns]
-        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
-        sql = str(statement.compile(dialect=connection.dialect))
+        # Its text is compiled once per table (about 0.5 ms a call, against a few ms of
+        # SQLite work for a batch of 1,000).
+        sql = self._insert_sql.get(table.name)
+        if sql is None:
+            keys = [c.name for c in table.primary_key.columns]
+            statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=keys)
+            sql = self._insert_sql[table.name] = str(statement.compile(dialect=connection.dialect))
         rows = list(zip(*columns.values(), strict=True))
         return connection.exec_driver_sql(sql, rows).rowcount
 

@@ -256,6 +256,49 @@ def test_a_batch_is_refused_naming_the_item(points: list[dict[str, Any]]) -> Non
         _same_columns(columns, expected, points)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_points, min_size=1, max_size=6), _bounds, st.lists(st.booleans(), min_size=6))
+def test_a_shared_boundaries_list_is_checked_like_copies(
+    points: list[dict[str, Any]], shared: Any, takes: list[bool]
+) -> None:
+    """Histograms that share one boundaries list object (a caller's constant) are refused or
+    accepted as if each had its own copy: the column path checks each distinct list once."""
+    points = [
+        {**p, "bucket_boundaries": shared} if take and "bucket_boundaries" in p else p
+        for p, take in zip(points, takes[: len(points)], strict=True)
+    ]
+    try:
+        expected: Any = _adapter.validate_python(points)
+    except ValidationError:
+        expected = None
+    columns = metric_columns_of(points)
+    if columns is not None:
+        assert expected is not None
+        _same_columns(columns, expected, points)
+
+
+def test_shared_boundaries_lists_give_their_own_normalised_bounds() -> None:
+    when = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    first, second = [1, 2.5], [0.5, 3]
+    points = [
+        {"name": "h", "type": "histogram", "value": 1.0, "timestamp": when, **buckets}
+        for buckets in (
+            {"bucket_boundaries": first, "bucket_counts": [0, 1, 2]},
+            {},
+            {"bucket_boundaries": second, "bucket_counts": [1, 1, 1]},
+            {"bucket_boundaries": first, "bucket_counts": [3, 0, 0]},
+        )
+    ]
+    columns = metric_columns_of(points)
+    assert columns is not None
+    assert columns.bucket_boundaries == [(1.0, 2.5), None, (0.5, 3.0), (1.0, 2.5)]
+    assert columns.bucket_counts == [[0, 1, 2], None, [1, 1, 1], [3, 0, 0]]
+    _same_columns(columns, _adapter.validate_python(points), points)
+    # One bad use of a shared list refuses the batch, wherever it is.
+    points[3] = {**points[3], "bucket_counts": [0, 1]}
+    assert metric_columns_of(points) is None
+
+
 def _same_columns(
     columns: MetricColumns, expected: list[MetricRecord], points: list[dict[str, Any]]
 ) -> None:
