@@ -25,6 +25,7 @@ from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
+    code_point,
     float_sum,
     label_value,
     labels_match,
@@ -498,10 +499,15 @@ class SQLRollups(RollupStorage):
 
         columns: list[Any] = [r.name.label("name")]
         if aggregation.interval is not None:
-            columns.append(time_bucket(r.bucket, aggregation.interval).label("bucket"))
+            # The level's own buckets where the interval is the level's: no bucket to compute.
+            same = aggregation.interval == timedelta(microseconds=level)
+            bucket = r.bucket if same else time_bucket(r.bucket, aggregation.interval)
+            columns.append(bucket.label("bucket"))
         for index, key in enumerate(aggregation.group_by):
             expression = r[key] if key in COLUMN_GROUP_KEYS else label_value(r.labels, key)
-            columns.append(expression.label(f"g{index}"))
+            # Grouped in the order the answer is sorted in (code points): a planner that groups
+            # by sorting then sorts once (PostgreSQL sorted twice, by two collations).
+            columns.append(code_point(expression).label(f"g{index}"))
         clauses = [r.level_us == level, *rollup_filter_clauses(filters)]
         if aggregation.type == "histogram":
             return self._rollup_histograms(aggregation, clauses)
@@ -570,7 +576,7 @@ class SQLRollups(RollupStorage):
                 totals = _grouped_rollups(aggregation.totals(), whole, clauses)
             query = ranked_query(aggregation, query, totals)
         else:  # in the contract's order, as the raw path returns it (see sql.py)
-            query = query.order_by(*_key_order(aggregation, query))
+            query = query.order_by(*_key_order(aggregation, query, code_points=True))
         return self._result_columns(connection, query)
 
     def _rollup_percentiles(
