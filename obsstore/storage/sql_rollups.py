@@ -444,6 +444,8 @@ class SQLRollups(RollupStorage):
         )
         i = inner.c
         series = [i.name, i.type, i.labels, i.organization_id, i.environment, i.service_name]
+        last: Any
+        last_id: Any
         if self.last_by_lookup:  # placeholders, replaced by _look_up_last below
             last, last_id = sa.func.max(i.value), sa.func.max(i.id)
         else:
