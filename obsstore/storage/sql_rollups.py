@@ -107,10 +107,11 @@ def _look_up_last(connection: Connection, rows: list[sa.ColumnElement[bool]]) ->
         p.c.timestamp == r.last_timestamp,
         p.c.name == r.name,
         p.c.type == r.type,
+        # The row's labels are its points' text, as GROUP BY found them equal.
         sa.type_coerce(p.c.labels, sa.Text()) == sa.type_coerce(r.labels, sa.Text()),
-        *(p.c[c].is_not_distinct_from(r[c]) for c in ("organization_id", "environment")),
-        p.c.service_name.is_not_distinct_from(r.service_name),
     ]
+    for column in ("organization_id", "environment", "service_name"):
+        same_point.append(p.c[column].is_not_distinct_from(r[column]))
 
     def latest(column: Any) -> Any:
         return (
@@ -204,7 +205,7 @@ class SQLRollups(RollupStorage):
     # Whether a recomputed rollup row's last value and id are looked up from its series'
     # points at its last timestamp (two indexed look-ups per row) instead of aggregated over
     # every point: for a backend whose last_value aggregate is a callback per point (SQLite's
-    # is Python's, two calls per point: 40 % of a rollup's GROUP BY).
+    # is Python's, two calls per point: more than half of the rollup rows' GROUP BY).
     last_by_lookup: ClassVar[bool] = False
     # Raw points rolled up per transaction (None: BATCH_ROWS). Each writes about as many
     # sketch bins (at a few points per series and bucket nearly every point has a bin of its
