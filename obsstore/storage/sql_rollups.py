@@ -25,6 +25,7 @@ from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.queries import COLUMN_GROUP_KEYS
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import (
+    code_point,
     float_sum,
     label_value,
     labels_match,
@@ -95,6 +96,33 @@ def _store_histograms(
             ),
             updates,
         )
+
+
+def _look_up_last(connection: Connection, rows: list[sa.ColumnElement[bool]]) -> None:
+    """Set the last value and id of the rollup rows matching ``rows`` from their series'
+    point with the greatest id at their last timestamp (the latest point, ties to the
+    greatest id, as ``last_value`` picks)."""
+    p = metrics.alias("latest")
+    same_point = [
+        p.c.timestamp == r.last_timestamp,
+        p.c.name == r.name,
+        p.c.type == r.type,
+        # The row's labels are its points' text, as GROUP BY found them equal.
+        sa.type_coerce(p.c.labels, sa.Text()) == sa.type_coerce(r.labels, sa.Text()),
+    ]
+    for column in ("organization_id", "environment", "service_name"):
+        same_point.append(p.c[column].is_not_distinct_from(r[column]))
+
+    def latest(column: Any) -> Any:
+        return (
+            sa.select(column).where(*same_point).order_by(p.c.id.desc()).limit(1).scalar_subquery()
+        )
+
+    connection.execute(
+        sa.update(metric_rollups)
+        .where(*rows)
+        .values(last_value=latest(p.c.value), last_id=latest(p.c.id))
+    )
 
 
 def rollup_filter_clauses(filters: MetricFilters) -> list[sa.ColumnElement[bool]]:
@@ -174,6 +202,11 @@ class SQLRollups(RollupStorage):
     # Raw points deleted per transaction, where a backend's deletes cost much more per row
     # than its other writes (None: BATCH_ROWS).
     delete_batch_rows: ClassVar[int | None] = None
+    # Whether a recomputed rollup row's last value and id are looked up from its series'
+    # points at its last timestamp (two indexed look-ups per row) instead of aggregated over
+    # every point: for a backend whose last_value aggregate is a callback per point (SQLite's
+    # is Python's, two calls per point: more than half of the rollup rows' GROUP BY).
+    last_by_lookup: ClassVar[bool] = False
     # Raw points rolled up per transaction (None: BATCH_ROWS). Each writes about as many
     # sketch bins (at a few points per series and bucket nearly every point has a bin of its
     # own), so the usual 50,000 rows; a backend whose commits cost far more than rows takes
@@ -412,6 +445,13 @@ class SQLRollups(RollupStorage):
         )
         i = inner.c
         series = [i.name, i.type, i.labels, i.organization_id, i.environment, i.service_name]
+        last: Any
+        last_id: Any
+        if self.last_by_lookup:  # placeholders, replaced by _look_up_last below
+            last, last_id = sa.func.max(i.value), sa.func.max(i.id)
+        else:
+            last = last_value(i.value, i.timestamp, i.id)
+            last_id = sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String())
         rows = sa.select(
             level_value,
             i.bucket,
@@ -421,11 +461,13 @@ class SQLRollups(RollupStorage):
             float_sum(i.value),  # ±inf beyond the float range, as raw sums
             sa.func.min(i.value),
             sa.func.max(i.value),
-            last_value(i.value, i.timestamp, i.id),
+            last,
             sa.func.max(i.timestamp),
-            sa.type_coerce(last_value(i.id, i.timestamp, i.id), sa.String()),
+            last_id,
         ).group_by(i.bucket, *series)
         connection.execute(sa.insert(metric_rollups).from_select(_ROLLUP_COLUMNS, rows))
+        if self.last_by_lookup:
+            _look_up_last(connection, in_range)
         self._fill_histograms(connection, level, start, end)
         binned = (
             sa.select(
@@ -498,10 +540,15 @@ class SQLRollups(RollupStorage):
 
         columns: list[Any] = [r.name.label("name")]
         if aggregation.interval is not None:
-            columns.append(time_bucket(r.bucket, aggregation.interval).label("bucket"))
+            # The level's own buckets where the interval is the level's: no bucket to compute.
+            same = aggregation.interval == timedelta(microseconds=level)
+            bucket = r.bucket if same else time_bucket(r.bucket, aggregation.interval)
+            columns.append(bucket.label("bucket"))
         for index, key in enumerate(aggregation.group_by):
             expression = r[key] if key in COLUMN_GROUP_KEYS else label_value(r.labels, key)
-            columns.append(expression.label(f"g{index}"))
+            # Grouped in the order the answer is sorted in (code points): a planner that groups
+            # by sorting then sorts once (PostgreSQL sorted twice, by two collations).
+            columns.append(code_point(expression).label(f"g{index}"))
         clauses = [r.level_us == level, *rollup_filter_clauses(filters)]
         if aggregation.type == "histogram":
             return self._rollup_histograms(aggregation, clauses)
@@ -570,7 +617,7 @@ class SQLRollups(RollupStorage):
                 totals = _grouped_rollups(aggregation.totals(), whole, clauses)
             query = ranked_query(aggregation, query, totals)
         else:  # in the contract's order, as the raw path returns it (see sql.py)
-            query = query.order_by(*_key_order(aggregation, query))
+            query = query.order_by(*_key_order(aggregation, query, code_points=True))
         return self._result_columns(connection, query)
 
     def _rollup_percentiles(

@@ -160,6 +160,42 @@ def test_percentile_within_one_percent(storage: MetricsStorage) -> None:
                 assert abs(answer.value - exact.value) <= 0.01 * abs(exact.value) + 1e-12
 
 
+def test_last_from_rollups_breaks_ties_by_the_greatest_id_within_each_series(
+    storage: MetricsStorage,
+) -> None:
+    hourly = RetentionPolicy(raw=None, rollups=[RollupLevel(interval="1h")], traces=None)
+    latest = START + timedelta(minutes=50)
+    point = {"name": "m", "timestamp": latest, "labels": {"route": "/x"}}
+    storage.batch_record_metrics(
+        [
+            # One series' latest instant holds three points: "p2" is the greatest id.
+            {**point, "id": "p2", "value": 2.0},
+            {**point, "id": "p10", "value": 10.0},
+            {**point, "id": "p1", "value": 1.0},
+            {**point, "id": "p0", "timestamp": START, "value": 5.0},
+            # Other series at the same instant, with greater ids, must not take part.
+            {**point, "id": "p9", "labels": {"route": "/y"}, "value": 9.0},
+            {**point, "id": "p8", "service_name": "api", "value": 8.0},
+            {**point, "id": "p7", "labels": {}, "value": 7.0},
+        ]
+    )
+    storage.rollup(until=START + HOUR, policy=hourly)
+    query = {"type": "last", "interval": "1h", "group_by": ["route", "service_name"]}
+
+    def answers(source: str) -> list[tuple[dict[str, Any], float]]:
+        found = storage.aggregate_metrics({**query, "source": source})
+        return [(p.group, p.value) for p in found]
+
+    expected = [
+        ({"route": None, "service_name": None}, 7.0),
+        ({"route": "/x", "service_name": None}, 2.0),
+        ({"route": "/x", "service_name": "api"}, 8.0),
+        ({"route": "/y", "service_name": None}, 9.0),
+    ]
+    assert answers("raw") == expected
+    assert answers("rollup") == expected
+
+
 def test_late_points_are_counted_when_their_bucket_is_recomputed(storage: MetricsStorage) -> None:
     hourly = RetentionPolicy(raw=None, rollups=[RollupLevel(interval="1h")], traces=None)
     storage.batch_record_metrics(
