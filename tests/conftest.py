@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +48,7 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
 
 
 SERVER_USED = pytest.StashKey[str]()  # what pytest's summary reports as the server used
+SERVER_USED_KEY = "obsstore_postgres_used"  # the same, in an xdist worker's output
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +80,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if uses_postgresql(getattr(item, "fixturenames", []), callspec.params if callspec else {}):
             item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker hands the server it used to the controller, whose summary names it.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and SERVER_USED in session.config.stash:
+        workeroutput[SERVER_USED_KEY] = session.config.stash[SERVER_USED]
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: defined only when xdist is installed
+def pytest_testnodedown(node: Any, error: object) -> None:
+    used = getattr(node, "workeroutput", {}).get(SERVER_USED_KEY)
+    if used is not None:
+        node.config.stash[SERVER_USED] = used
 
 
 def pytest_terminal_summary(
