@@ -41,8 +41,14 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy --strict obsstore
 
+# The suite runs in parallel, one pytest-xdist worker per core (PYTEST_WORKERS=0: in this
+# process). worksteal: idle workers take queued tests from busy ones, so the few minute-long
+# property tests do not leave a worker idle at the end. Every worker has its own session
+# fixtures (chdb directory, PostgreSQL database, throwaway cluster); see tests/conftest.py.
+PYTEST_WORKERS ?= auto
+
 unit: $(INSTALLED)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 ## bench: side-by-side benchmark against the raw drivers (see bench/README.md)
 bench: $(INSTALLED)

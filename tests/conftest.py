@@ -7,8 +7,10 @@ skip, except with ``CI=true``, where they fail instead."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +49,7 @@ def postgres_server(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
 
 
 SERVER_USED = pytest.StashKey[str]()  # what pytest's summary reports as the server used
+SERVER_USED_KEY = "obsstore_postgres_used"  # the same, in an xdist worker's output
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +81,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         if uses_postgresql(getattr(item, "fixturenames", []), callspec.params if callspec else {}):
             item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker hands the server it used to the controller, whose summary names it.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and SERVER_USED in session.config.stash:
+        workeroutput[SERVER_USED_KEY] = session.config.stash[SERVER_USED]
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: defined only when xdist is installed
+def pytest_testnodedown(node: Any, error: object) -> None:
+    used = getattr(node, "workeroutput", {}).get(SERVER_USED_KEY)
+    if used is not None:
+        node.config.stash[SERVER_USED] = used
 
 
 def pytest_terminal_summary(
@@ -139,12 +156,13 @@ def fresh_clickhouse_url(clickhouse_base_url: str) -> Iterator[str]:
         yield url
 
 
-def url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+def url_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest | None) -> str:
     entry = registry.get(backend)
     if entry.profile is None:
         return backend
     if entry.profile.file_suffix is not None:
         return f"{entry.url_scheme}:///{tmp_path / 'obsstore'}{entry.profile.file_suffix}"
+    assert request is not None, f"{backend} takes its URL from a fixture"
     return str(request.getfixturevalue(f"{backend}_url"))
 
 
@@ -153,11 +171,38 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def migrated_file_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Path], None]:
+    """Puts a copy of a file backend's database that init() migrated once this session where
+    url_for() points in a test's directory: migrating a new file costs ~0.1-0.2 s a test
+    (SQLite, DuckDB), copying one milliseconds. The tests of init() on a new file use their
+    own URLs (tests/migrations, sql_url)."""
+    templates: dict[str, Path] = {}
+
+    def copy(backend: str, tmp_path: Path) -> None:
+        if backend not in templates:
+            directory = tmp_path_factory.mktemp(f"migrated-{backend}")
+            with create_storage(url_for(backend, directory, None)) as store:
+                store.init()
+            templates[backend] = directory
+        # The file, and any journal the engine left beside it (none after a clean close).
+        for path in templates[backend].glob("obsstore*"):
+            shutil.copyfile(path, tmp_path / path.name)
+
+    return copy
+
+
 @pytest.fixture
 def storage(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    migrated_file_copy: Callable[[str, Path], None],
 ) -> Iterator[MetricsStorage]:
     """An initialised, empty storage on each of the four backends."""
+    entry = registry.get(backend)
+    if entry.profile is not None and entry.profile.file_suffix is not None:
+        migrated_file_copy(backend, tmp_path)
     with create_storage(url_for(backend, tmp_path, request)) as store:
         skip_unless_capable(request, store.capabilities)
         store.init()

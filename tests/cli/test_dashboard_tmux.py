@@ -34,6 +34,13 @@ def tmux(tmp_path: Path) -> Iterator[list[str]]:
         subprocess.run([*command, "kill-server"], capture_output=True)
 
 
+def _terminal_environment() -> dict[str, str]:
+    """This process's environment for the tmux server, less LINES and COLUMNS: an xdist worker
+    sets them (24 x 80), and the dashboard would draw that size instead of the pane's."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("LINES", "COLUMNS")}
+    return {**environment, "TERM": "xterm-256color"}
+
+
 def _pane(tmux: list[str]) -> str:
     return subprocess.run(
         [*tmux, "capture-pane", "-p", "-t", "dash"], capture_output=True, text=True, check=True
@@ -70,7 +77,7 @@ def test_live_dashboard_in_tmux(
     subprocess.run(
         [*tmux, "new-session", "-d", "-s", "dash", "-x", "100", "-y", "48", shell],
         check=True,
-        env={**os.environ, "TERM": "xterm-256color"},
+        env=_terminal_environment(),
     )
     _wait(lambda: "Summary" in _pane(tmux), "the first frame")
     first = _pane(tmux).splitlines()[0]
