@@ -149,8 +149,9 @@ def every_mutation(storage: ObservabilityStorage) -> None:
     assert storage.count_metrics() == 0 and storage.get_trace("new") is None
 
 
-def test_every_mutation_goes_to_the_local_tables_on_the_cluster(clickhouse_url: str) -> None:
-    with create_storage(clickhouse_url) as storage:
+def test_every_mutation_goes_to_the_local_tables_on_the_cluster(fresh_clickhouse_url: str) -> None:
+    # A database of its own: the session's shared one holds what earlier tests left.
+    with create_storage(fresh_clickhouse_url) as storage:
         assert isinstance(storage, ClickHouseStorage)
         storage.init()
         with in_cluster_mode(storage) as sent:

@@ -48,14 +48,15 @@ from obsstore.config import URL_VAR, Settings
 from obsstore.ddl import Truncate
 from obsstore.errors import ConfigurationError, InvalidArgumentError
 from obsstore.lifecycle.planning import LevelState
-from obsstore.models import MetricRecord, SpanRecord, SpanUpdate
-from obsstore.models._fields import to_epoch_us
+from obsstore.models import MetricRecord, MetricType, SpanRecord, SpanUpdate
+from obsstore.models._fields import from_epoch_us, to_epoch_us
 from obsstore.models.dict_columns import MetricColumns
 from obsstore.schema import metric_rollup_bins, metric_rollups, metrics, rollup_state, spans
 from obsstore.sqlfuncs import any_pair_of
 from obsstore.sqltypes import dump_json, from_database_timestamp
 from obsstore.storage.bulk import metric_columns
 from obsstore.storage.sql import SQLStorage
+from obsstore.storage.sql_rollups import HistogramRow
 
 EMBEDDED_DRIVER = "chdb"
 DEFAULT_DATABASE = "default"
@@ -334,6 +335,42 @@ class ClickHouseStorage(SQLStorage):
             .where(any_pair_of(spans.c.trace_id, spans.c.span_id, pairs))
         )
 
+    def _store_histograms(
+        self, connection: Connection, level: int, rows: list[HistogramRow]
+    ) -> None:
+        # One lightweight UPDATE per chunk instead of one per rollup row (each cost ~10 ms and
+        # left a patch part: 5,000 histogram rows took 49 s): each bucket column takes the
+        # row's sum through transform(key, keys, values, column), the key being the bucket's
+        # epoch microseconds and the series key joined; rows not listed keep their value.
+        r = metric_rollups.c
+        key = sa.func.concat(
+            sa.func.toString(sa.func.toUnixTimestamp64Micro(r.bucket)), sa.func.char(31), r.series
+        )
+        dialect = connection.dialect
+        for start in range(0, len(rows), _HISTOGRAM_ROWS_PER_UPDATE):
+            chunk = rows[start : start + _HISTOGRAM_ROWS_PER_UPDATE]
+            keys = [f"{bucket}\x1f{series}" for bucket, series, _, _ in chunk]
+            values: dict[str, Any] = {}
+            for index, name in ((2, "bucket_boundaries"), (3, "bucket_counts")):
+                column = r[name]
+                to_database = column.type._cached_bind_processor(dialect) or _same
+                raw = [to_database(row[index]) for row in chunk]
+                array_type = Declared(f"Array({declared_type(column, dialect)})")
+                values[name] = sa.func.transform(
+                    key, _array(keys), sa.cast(_array(raw), array_type), column
+                )
+            buckets = [bucket for bucket, _, _, _ in chunk]
+            connection.execute(
+                sa.update(metric_rollups)
+                .values(values)
+                .where(
+                    r.level_us == level,
+                    r.type == MetricType.HISTOGRAM.value,
+                    r.bucket >= from_epoch_us(min(buckets)),
+                    r.bucket <= from_epoch_us(max(buckets)),
+                )
+            )
+
     # --- reads ---------------------------------------------------------------------------
     def _rollup_states(self) -> dict[int, LevelState]:
         # Read through the client: the DB-API cursor follows an empty answer (no rollups yet,
@@ -454,6 +491,10 @@ def _arrow_block(table: sa.Table, dialect: Dialect, columns: dict[str, list[Any]
     schema = _arrow_schema(table, dialect)
     arrays = [pa.array(columns[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# Keys and JSON values of one UPDATE, spelled out in its text: a few MB at most.
+_HISTOGRAM_ROWS_PER_UPDATE = 10_000
 
 
 def _token(token: str, *, unique: bool = False) -> dict[str, str]:

@@ -66,36 +66,18 @@ def _series_fields(fields: Any) -> tuple[Any, ...]:
     return (name, tuple(sorted(labels.items())), *rest)
 
 
-def _store_histograms(
-    connection: Connection, level: int, sums: dict[tuple[int, str], HistogramSum]
-) -> None:
-    updates = []
+# A rollup row's summed histogram: (bucket start in epoch µs, series key, bounds, counts).
+HistogramRow = tuple[int, str, list[float], list[int]]
+
+
+def _histogram_rows(sums: dict[tuple[int, str], HistogramSum]) -> list[HistogramRow]:
+    """The sums whose bounds agreed (the others stay without buckets)."""
+    rows = []
     for (bucket, series), total in sums.items():
         bounds, counts = total.result()
-        if counts is not None:
-            updates.append(
-                {
-                    "k_level": level,
-                    "k_bucket": _at(bucket),
-                    "k_series": series,
-                    "k_bounds": bounds,
-                    "k_counts": counts,
-                }
-            )
-    if updates:
-        connection.execute(
-            sa.update(metric_rollups)
-            .where(
-                r.level_us == sa.bindparam("k_level"),
-                r.bucket == sa.bindparam("k_bucket"),
-                r.series == sa.bindparam("k_series"),
-            )
-            .values(
-                bucket_boundaries=sa.bindparam("k_bounds", type_=r.bucket_boundaries.type),
-                bucket_counts=sa.bindparam("k_counts", type_=r.bucket_counts.type),
-            ),
-            updates,
-        )
+        if bounds is not None and counts is not None:
+            rows.append((bucket, series, bounds, counts))
+    return rows
 
 
 def _look_up_last(connection: Connection, rows: list[sa.ColumnElement[bool]]) -> None:
@@ -350,7 +332,7 @@ class SQLRollups(RollupStorage):
             micros = to_epoch_us(at)
             total = sums.setdefault((micros - micros % level, key), HistogramSum())
             total.add(bounds, counts)
-        _store_histograms(connection, level, sums)
+        self._store_histograms(connection, level, _histogram_rows(sums))
         written = connection.execute(
             sa.select(sa.func.count()).select_from(metric_rollups).where(*in_range)
         ).scalar_one()
@@ -526,7 +508,37 @@ class SQLRollups(RollupStorage):
             if total is None:
                 total = sums[key] = HistogramSum()
             total.add(bounds, counts)
-        _store_histograms(connection, level, sums)
+        self._store_histograms(connection, level, _histogram_rows(sums))
+
+    def _store_histograms(
+        self, connection: Connection, level: int, rows: list[HistogramRow]
+    ) -> None:
+        """Set the bucket columns of ``level``'s rollup rows to their summed histograms: one
+        UPDATE per row (a backend where each statement is costly writes them in one)."""
+        if not rows:
+            return
+        connection.execute(
+            sa.update(metric_rollups)
+            .where(
+                r.level_us == sa.bindparam("k_level"),
+                r.bucket == sa.bindparam("k_bucket"),
+                r.series == sa.bindparam("k_series"),
+            )
+            .values(
+                bucket_boundaries=sa.bindparam("k_bounds", type_=r.bucket_boundaries.type),
+                bucket_counts=sa.bindparam("k_counts", type_=r.bucket_counts.type),
+            ),
+            [
+                {
+                    "k_level": level,
+                    "k_bucket": _at(bucket),
+                    "k_series": series,
+                    "k_bounds": bounds,
+                    "k_counts": counts,
+                }
+                for bucket, series, bounds, counts in rows
+            ],
+        )
 
     # --- reads ---------------------------------------------------------------------------
     def _aggregate_rollups(
