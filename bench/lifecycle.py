@@ -6,12 +6,16 @@
 3. ``prune()`` keeping 7 days of the 90: points deleted, seconds, and the longest a concurrent
    ``batch_record_metrics`` call (100 points, in a loop) waited meanwhile.
 
-``python -m bench.lifecycle [--points N] [--backends sqlite,duckdb,postgresql,memory]``
-(default 1,000,000 points over 90 days). Prints a Markdown table."""
+``python -m bench.lifecycle [--points N] [--backends sqlite,duckdb,postgresql,memory,clickhouse]
+[--histograms]`` (default 1,000,000 points over 90 days; ClickHouse on its embedded engine).
+``--histograms`` records the panel's metric as histogram points (8 bucket bounds, as an
+OpenTelemetry SDK exports request durations), so ``rollup()`` also sums bucket counts.
+Prints a Markdown table."""
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import statistics
 import sys
@@ -52,23 +56,37 @@ LAST_30_DAYS = MetricFilters(
 )
 
 
-def points(count: int, seed: int = 10) -> Iterator[list[dict[str, Any]]]:
-    """``count`` points spread evenly over the 90 days before NOW, in chunks of 10,000."""
+BOUNDS = [5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]
+
+
+def _histogram(value: float) -> dict[str, Any]:
+    """One observation as a histogram point's fields: its bucket counted once."""
+    counts = [0] * (len(BOUNDS) + 1)
+    counts[bisect.bisect_left(BOUNDS, value)] = 1
+    return {"type": "histogram", "bucket_boundaries": BOUNDS, "bucket_counts": counts}
+
+
+def points(
+    count: int, seed: int = 10, *, histograms: bool = False
+) -> Iterator[list[dict[str, Any]]]:
+    """``count`` points spread evenly over the 90 days before NOW, in chunks of 10,000; with
+    ``histograms`` the panel's metric as histogram points."""
     rng = random.Random(seed)
     step = timedelta(days=DAYS) / count
     start = NOW - timedelta(days=DAYS)
     chunk: list[dict[str, Any]] = []
     for i in range(count):
-        chunk.append(
-            {
-                "id": f"p{i:09d}",
-                "timestamp": start + i * step,
-                "name": rng.choice(NAMES),
-                "value": rng.lognormvariate(3, 1),
-                "labels": {"route": rng.choice(ROUTES)},
-                "service_name": "api",
-            }
-        )
+        point = {
+            "id": f"p{i:09d}",
+            "timestamp": start + i * step,
+            "name": rng.choice(NAMES),
+            "value": rng.lognormvariate(3, 1),
+            "labels": {"route": rng.choice(ROUTES)},
+            "service_name": "api",
+        }
+        if histograms and point["name"] == PANEL_NAME:
+            point.update(_histogram(point["value"]))
+        chunk.append(point)
         if len(chunk) == 10_000:
             yield chunk
             chunk = []
@@ -85,8 +103,10 @@ def _median_seconds(action: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(storage: MetricsStorage, count: int, repeats: int) -> dict[str, Any]:
-    for chunk in points(count):
+def measure(
+    storage: MetricsStorage, count: int, repeats: int, *, histograms: bool = False
+) -> dict[str, Any]:
+    for chunk in points(count, histograms=histograms):
         storage.batch_record_metrics(chunk)
     started = time.perf_counter()
     written = storage.rollup(until=NOW, policy=POLICY)
@@ -142,12 +162,16 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backends", default="sqlite,duckdb,postgresql")
+    parser.add_argument("--histograms", action="store_true")
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as directory, ExitStack() as stack:
         server = None
         for kind in args.backends.split(","):
-            if places.is_server(kind):
+            embedded = places.embedded_url(kind, directory, "lifecycle")
+            if embedded is not None:
+                url = embedded
+            elif places.is_server(kind):
                 server = server or find_server()
                 if server is None:
                     print(f"{kind}: no server, skipped", file=sys.stderr)
@@ -158,8 +182,11 @@ def main() -> None:
             print(f"{kind}: {args.points} points ...", file=sys.stderr)
             with create_storage(url) as storage:
                 storage.init()
-                results[kind] = measure(storage, args.points, args.repeats)
-    print(f"{args.points:,} points over {DAYS} days; prune keeps 7 days\n")
+                results[kind] = measure(
+                    storage, args.points, args.repeats, histograms=args.histograms
+                )
+    shape = f"; {PANEL_NAME} as histograms" if args.histograms else ""
+    print(f"{args.points:,} points over {DAYS} days{shape}; prune keeps 7 days\n")
     print(
         "| backend | panel raw (s) | panel rollup (s) | speed-up | rollup() (s) | rollup rows "
         "| prune() (s) | points pruned | longest concurrent write (s) |"

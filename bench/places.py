@@ -16,6 +16,15 @@ def is_sql(kind: str) -> bool:
     return registry.get(kind).profile is not None
 
 
+def embedded_url(kind: str, directory: str, stem: str) -> str | None:
+    """A URL of the kind's engine embedded in this process (a server kind's file mode, such as
+    ``chdb:///<directory>``), or None where it has none."""
+    backend = registry.get(kind)
+    if not backend.mode_url_drivers:
+        return None
+    return f"{backend.mode_url_drivers[0]}:///{directory}/{stem}"
+
+
 def file_url(kind: str, directory: str, stem: str) -> str:
     """A URL of a new file database (or the kind itself for the memory backend)."""
     backend = registry.get(kind)
