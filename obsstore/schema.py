@@ -49,6 +49,11 @@ def _label_index(*args: Any, **kw: Any) -> bool:
     return _profile(kw).label_index_options is not None
 
 
+def _keyed(*args: Any, **kw: Any) -> bool:
+    table: sa.Table = args[1].table  # (ddl, target, ...): target is the primary key
+    return table.name not in _profile(kw).unkeyed_tables
+
+
 def _partial_indexes(*args: Any, **kw: Any) -> bool:
     return _profile(kw).partial_index_option is not None
 
@@ -170,6 +175,10 @@ metric_rollup_bins = sa.Table(
     sa.Column("bin", sa.Integer(), primary_key=True, autoincrement=False),
     sa.Column("count", sa.BigInteger(), nullable=False),
 )
+# Not enforced where the dialect profile lists the table as unkeyed (0009_unkeyed_rollup_bins):
+# the rows are unique without it, as a rollup deletes its buckets' bins and inserts them from
+# one GROUP BY (bucket, series, bin) in the same transaction, and nothing reads them by key.
+metric_rollup_bins.primary_key.ddl_if(callable_=_keyed)
 
 # Per level: every bucket starting before complete_until is materialised; rows before
 # pruned_before are deleted. Level 0 is the raw points (pruned_before: the raw horizon).
