@@ -1,7 +1,8 @@
 """The lifecycle rows, side by side per backend in one run:
 
 1. the dashboard panel "avg by route, 1 h buckets, last 30 days" from rollups vs from raw
-   points (``source="rollup"`` vs ``source="raw"``), medians of repeats;
+   points (``source="rollup"`` vs ``source="raw"``), medians of repeats, and the same panel
+   as p95 (from rollups: the rows' sketch bins merged);
 2. ``rollup()`` of every stored point (1 h and 1 d levels);
 3. ``prune()`` keeping 7 days of the 90: points deleted, seconds, and the longest a concurrent
    ``batch_record_metrics`` call (100 points, in a loop) waited meanwhile.
@@ -121,6 +122,16 @@ def measure(
     )
     raw_seconds = _median_seconds(lambda: storage.aggregate_metrics(raw, LAST_30_DAYS), repeats)
     rollup_query = _median_seconds(lambda: storage.aggregate_metrics(rolled, LAST_30_DAYS), repeats)
+    # The same panel as p95: from rollups it merges every row's sketch bins.
+    p95 = {"type": "percentile", "percentile": 0.95}
+    p95_raw = Aggregation(**{**raw.model_dump(), **p95})
+    p95_rolled = Aggregation(**{**rolled.model_dump(), **p95})
+    p95_raw_seconds = _median_seconds(
+        lambda: storage.aggregate_metrics(p95_raw, LAST_30_DAYS), repeats
+    )
+    p95_rollup_seconds = _median_seconds(
+        lambda: storage.aggregate_metrics(p95_rolled, LAST_30_DAYS), repeats
+    )
     waits: list[float] = []
     stop = threading.Event()
 
@@ -148,6 +159,8 @@ def measure(
         "panel_raw": raw_seconds,
         "panel_rollup": rollup_query,
         "speedup": raw_seconds / rollup_query,
+        "p95_raw": p95_raw_seconds,
+        "p95_rollup": p95_rollup_seconds,
         "rollup_seconds": rollup_seconds,
         "rollup_rows": written,
         "prune_seconds": report.seconds,
@@ -189,13 +202,15 @@ def main() -> None:
     print(f"{args.points:,} points over {DAYS} days{shape}; prune keeps 7 days\n")
     print(
         "| backend | panel raw (s) | panel rollup (s) | speed-up | rollup() (s) | rollup rows "
-        "| prune() (s) | points pruned | longest concurrent write (s) |"
+        "| p95 panel raw / rollup (s) | prune() (s) | points pruned "
+        "| longest concurrent write (s) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for kind, r in results.items():
         print(
             f"| {kind} | {r['panel_raw']:.4f} | {r['panel_rollup']:.4f} | {r['speedup']:.1f}x "
-            f"| {r['rollup_seconds']:.2f} | {r['rollup_rows']:,} | {r['prune_seconds']:.2f} "
+            f"| {r['rollup_seconds']:.2f} | {r['rollup_rows']:,} "
+            f"| {r['p95_raw']:.4f} / {r['p95_rollup']:.4f} | {r['prune_seconds']:.2f} "
             f"| {r['pruned_points']:,} | {r['longest_write_wait']:.3f} |"
         )
 

@@ -52,7 +52,9 @@ def quantile(
     known minimum and maximum (``low``, ``high``), so the answer is within 1 % of the exact
     one (of the larger magnitude of the two ranks' values, should they differ in sign)."""
     pairs: Iterable[tuple[int, int]] = bins.items() if isinstance(bins, Mapping) else bins
-    items = sorted(pairs, key=_order)
+    # The signed bins order as the values they hold (negative bins, larger magnitudes first,
+    # then 0, then positive ones): sorting the integers sorts the values.
+    items = sorted(pairs)
     total = sum(count for _, count in items)
     if total == 0:
         return None
@@ -61,11 +63,6 @@ def quantile(
     lower = _value_at(items, lower_rank, low, high, total)
     upper = lower if upper_rank == lower_rank else _value_at(items, upper_rank, low, high, total)
     return lower + (position - lower_rank) * (upper - lower)
-
-
-def _order(item: tuple[int, int]) -> float:
-    # Bins sort by the values they hold: negative bins with larger magnitudes first.
-    return bin_value(item[0])
 
 
 def _value_at(

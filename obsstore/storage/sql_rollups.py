@@ -666,13 +666,21 @@ class SQLRollups(RollupStorage):
         bin_keys = [joined.c[c.name] for c in columns]
         if aggregation.interval is not None:
             bin_keys[1] = sa.type_coerce(joined.c.bucket, sa.types.NullType())
-        bins: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-        for *group, bin_, count in connection.execute(
+        # Read as columns (the driver's rows where the class says so): a row per bin and
+        # group, often as many as the points they count.
+        binned = self._result_columns(
+            connection,
             sa.select(*bin_keys, joined.c.bin, sa.func.sum(joined.c["count"])).group_by(
                 *bin_keys, joined.c.bin
-            )
-        ):
-            bins.setdefault(tuple(group), []).append((int(bin_), int(count)))
+            ),
+        )
+        bins: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        if binned:
+            *group_columns, bin_column, count_column = binned
+            for key, bin_, count in zip(
+                zip(*group_columns, strict=True), bin_column, count_column, strict=True
+            ):
+                bins.setdefault(key, []).append((int(bin_), int(count)))
         rows = []
         for *group, low, high, count in totals:
             value = sketch.quantile(bins.get(tuple(group), []), aggregation.percentile, low, high)
