@@ -318,16 +318,16 @@ class ClickHouseStorage(SQLStorage):
         # transform(key, keys, values, column), the keys being trace and span id joined.
         key = sa.func.concat(spans.c.trace_id, sa.func.char(31), spans.c.span_id)
         keys = [f"{span.trace_id}\x1f{span.span_id}" for span in changed]
-        dialect = connection.dialect
-        values: dict[str, Any] = {}
-        for name in columns:
-            column = spans.c[name]
-            to_database = column.type._cached_bind_processor(dialect) or _same
-            raw = [to_database(now if name == "updated_at" else getattr(s, name)) for s in changed]
-            array_type = Declared(f"Array({declared_type(column, dialect)})")
-            values[name] = sa.func.transform(
-                key, _array(keys), sa.cast(_array(raw), array_type), column
+        values = {
+            name: _by_key(
+                spans.c[name],
+                key,
+                keys,
+                [now if name == "updated_at" else getattr(s, name) for s in changed],
+                connection.dialect,
             )
+            for name in columns
+        }
         pairs = [(span.trace_id, span.span_id) for span in changed]
         connection.execute(
             sa.update(spans)
@@ -346,19 +346,13 @@ class ClickHouseStorage(SQLStorage):
         key = sa.func.concat(
             sa.func.toString(sa.func.toUnixTimestamp64Micro(r.bucket)), sa.func.char(31), r.series
         )
-        dialect = connection.dialect
         for start in range(0, len(rows), _HISTOGRAM_ROWS_PER_UPDATE):
             chunk = rows[start : start + _HISTOGRAM_ROWS_PER_UPDATE]
             keys = [f"{bucket}\x1f{series}" for bucket, series, _, _ in chunk]
-            values: dict[str, Any] = {}
-            for index, name in ((2, "bucket_boundaries"), (3, "bucket_counts")):
-                column = r[name]
-                to_database = column.type._cached_bind_processor(dialect) or _same
-                raw = [to_database(row[index]) for row in chunk]
-                array_type = Declared(f"Array({declared_type(column, dialect)})")
-                values[name] = sa.func.transform(
-                    key, _array(keys), sa.cast(_array(raw), array_type), column
-                )
+            values = {
+                name: _by_key(r[name], key, keys, [row[index] for row in chunk], connection.dialect)
+                for index, name in ((2, "bucket_boundaries"), (3, "bucket_counts"))
+            }
             buckets = [bucket for bucket, _, _, _ in chunk]
             connection.execute(
                 sa.update(metric_rollups)
@@ -491,6 +485,18 @@ def _arrow_block(table: sa.Table, dialect: Dialect, columns: dict[str, list[Any]
     schema = _arrow_schema(table, dialect)
     arrays = [pa.array(columns[f.name], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _by_key(
+    column: sa.Column[Any], key: Any, keys: list[str], new: list[Any], dialect: Dialect
+) -> Any:
+    """``column``'s value in a lightweight UPDATE that sets many rows at once:
+    ``transform(key, keys, new, column)``, the row's new value where its key is listed (new
+    values converted as the column binds them), its own value elsewhere."""
+    to_database = column.type._cached_bind_processor(dialect) or _same
+    array_type = Declared(f"Array({declared_type(column, dialect)})")
+    raw = [to_database(value) for value in new]
+    return sa.func.transform(key, _array(keys), sa.cast(_array(raw), array_type), column)
 
 
 # Keys and JSON values of one UPDATE, spelled out in its text: a few MB at most.
