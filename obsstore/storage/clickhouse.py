@@ -159,7 +159,6 @@ def _create_database(url: URL, database: str) -> None:
 
 class ClickHouseStorage(SQLStorage):
     kind = "clickhouse"
-    results_from_driver_rows = True
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         super().__init__(url, settings)

@@ -68,7 +68,6 @@ class DuckDBStorage(SQLStorage):
     kind = "duckdb"
     bulk_epoch_timestamps = True  # Arrow int64 microseconds, cast to TIMESTAMP in DuckDB
     bulk_counts_as_json = False
-    results_from_driver_rows = True
     # Deleting a row cost about 0.2 ms here while the id column was compressed (its key is
     # fetched row by row for the primary-key index); 0006_row_key_storage stores it
     # uncompressed (see registry.DialectProfile.row_key_compression), so prune deletes in

@@ -59,7 +59,6 @@ def _copy_types(table: sa.Table) -> list[str]:
 
 class PostgreSQLStorage(SQLStorage):
     kind = "postgresql"
-    results_from_driver_rows = True  # psycopg's tuples: no SQLAlchemy Row per group
 
     @classmethod
     def build_engine(cls, url: URL) -> tuple[Engine, Any]:

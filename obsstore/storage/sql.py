@@ -124,10 +124,6 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
     # database that writes their JSON itself).
     bulk_counts_as_json: ClassVar[bool] = True
     aggregates_sorted = True  # see _aggregate_metrics' ORDER BY
-    # Whether _result_columns reads the driver's own tuples instead of a SQLAlchemy Row per
-    # result row: building those cost ~30 ms for a panel's 8,400 groups (DuckDB), and their
-    # allocations set off garbage collections that doubled a SQLite rollup panel's median.
-    results_from_driver_rows: ClassVar[bool] = False
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
         self.url = url
@@ -196,11 +192,11 @@ class SQLStorage(SQLHealth, SQLHistograms, SQLTraces, SQLRollups, ObservabilityS
 
     def _result_columns(self, connection: Connection, query: sa.Select[Any]) -> list[Sequence[Any]]:
         """The result of ``query`` column by column, raw database values (the columns must
-        carry no result processing): an empty list when it has no rows; read from the driver's
-        rows where ``results_from_driver_rows`` says so."""
+        carry no result processing): an empty list when it has no rows. Read from the driver's
+        own tuples, not a SQLAlchemy Row per result row: building those cost ~30 ms for a
+        panel's 8,400 groups (DuckDB), and their allocations set off garbage collections that
+        doubled a SQLite rollup panel's median."""
         result = connection.execute(query)
-        if not self.results_from_driver_rows:
-            return list(zip(*result.all(), strict=True))
         try:
             rows = result.cursor.fetchall()
         finally:

@@ -666,8 +666,8 @@ class SQLRollups(RollupStorage):
         bin_keys = [joined.c[c.name] for c in columns]
         if aggregation.interval is not None:
             bin_keys[1] = sa.type_coerce(joined.c.bucket, sa.types.NullType())
-        # Read as columns (the driver's rows where the class says so): a row per bin and
-        # group, often as many as the points they count.
+        # Read as columns from the driver's rows: a row per bin and group, often as many as
+        # the points they count.
         binned = self._result_columns(
             connection,
             sa.select(*bin_keys, joined.c.bin, sa.func.sum(joined.c["count"])).group_by(

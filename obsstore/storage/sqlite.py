@@ -98,7 +98,6 @@ def _on_begin(connection: Connection) -> None:
 class SQLiteStorage(SQLStorage):
     kind = "sqlite"
     bulk_epoch_timestamps = True  # timestamps are integer microseconds here
-    results_from_driver_rows = True  # sqlite3's tuples: no SQLAlchemy Row per group
     last_by_lookup = True  # obsstore_last is a Python callback per point
 
     def __init__(self, url: URL, settings: Settings | None = None) -> None:
